@@ -1,0 +1,180 @@
+# Makefile: instar (plain make, two toolchains).
+#
+#   make            build build/instar, build/core.bin, build/measure.bin
+#   make run        build and measure a built-in example in the KVM sandbox
+#   make check      build and run every test (unit, functional, hostile guests,
+#                   size gate); installs missing dependencies first
+#   make bench      whole-process timings against qemu-img (hyperfine)
+#   make install    PREFIX=/usr/local DESTDIR=
+#
+# V=1 shows commands; WERROR=0 keeps warnings non-fatal.
+
+VERSION := 0.1.0
+BUILD ?= build
+PREFIX ?= /usr/local
+DESTDIR ?=
+V ?= 0
+WERROR ?= 1
+
+ifeq ($(V),1)
+Q :=
+msg = @true
+else
+Q := @
+msg = @printf '  %-8s %s\n' $(1) $(2)
+endif
+
+HOSTCC ?= cc
+GUEST_CC ?= gcc
+PYTHON ?= python3
+
+NANOPB_VERSION := 0.4.7
+NANOPB_DIR := $(BUILD)/deps/nanopb-$(NANOPB_VERSION)
+DEPS_STAMP := $(NANOPB_DIR)/.sha256-ok
+
+WARNINGS := -Wall -Wextra -Wmissing-prototypes -Wstrict-prototypes -Wold-style-definition \
+	-Wundef -Wformat=2 -Wshadow -Wpointer-arith -Wcast-qual -Wwrite-strings
+ifeq ($(WERROR),1)
+WARNINGS += -Werror
+endif
+
+GEN_NANOPB := $(BUILD)/gen/nanopb
+GEN_PBC := $(BUILD)/gen/protobuf-c
+
+# ---- guest toolchain ---------------------------------------------------------
+# Everything that can run at CPL0 must avoid SSE (platform.md); we build all
+# guest code that way, so no FPU state is ever live.
+GUEST_INC := -nostdinc -isystem $(shell $(GUEST_CC) -print-file-name=include) \
+	-Ishared -Icrates/rt -Icrates/wire -Icrates/measure -Icore \
+	-I$(NANOPB_DIR) -I$(GEN_NANOPB)
+GUEST_BASE_CFLAGS := -std=c11 -Os -ffreestanding -fno-pic -fno-pie -mno-red-zone \
+	-mcmodel=small -mgeneral-regs-only -mno-sse -mno-mmx -fno-asynchronous-unwind-tables \
+	-fno-unwind-tables -fcf-protection=none -fstack-protector-strong \
+	-mstack-protector-guard=global -ffunction-sections -fdata-sections -fno-common \
+	-DINSTAR_GUEST=1 -DPB_SYSTEM_HEADER='"pb_system.h"' -DPB_NO_ERRMSG -DPB_BUFFER_ONLY \
+	$(GUEST_INC) -MMD -MP
+GUEST_CFLAGS := $(GUEST_BASE_CFLAGS) $(WARNINGS)
+# Third-party and generated code: our flags, not our warning policy.
+GUEST_CFLAGS_3P := $(GUEST_BASE_CFLAGS) -w
+GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,--build-id=none -Wl,--gc-sections \
+	-Wl,-z,max-page-size=0x1000 -Wl,-z,noexecstack -Wl,-z,norelro -Wl,--no-warn-rwx-segments
+
+# ---- host toolchain ----------------------------------------------------------
+HOST_INC := -Ishared -Icrates/wire -Icrates/measure -Ivmm -I$(GEN_PBC)
+HOST_CFLAGS := -std=gnu11 -O2 -g -fstack-protector-strong -fstack-clash-protection \
+	-D_FORTIFY_SOURCE=2 -fPIE -DINSTAR_VERSION='"$(VERSION)"' $(HOST_INC) $(WARNINGS) -MMD -MP
+HOST_LDFLAGS := -static-pie -Wl,-z,relro,-z,now
+HOST_LIBS := -lprotobuf-c
+
+# ---- sources -----------------------------------------------------------------
+RT_SRCS := crates/rt/rt_string.c
+WIRE_SRCS := crates/wire/wire.c
+CALC_SRCS := crates/measure/calc_basic.c crates/measure/calc_qcow2.c crates/measure/calc_image.c
+NANOPB_SRCS := $(NANOPB_DIR)/pb_common.c $(NANOPB_DIR)/pb_encode.c
+CORE_SRCS := core/core_main.c core/core_serial.c core/core_dev.c
+MEASURE_OP_SRCS := operations/measure/op_measure.c operations/measure/op_targets.c
+VMM_SRCS := vmm/vmm_main.c vmm/vmm_measure.c vmm/vmm_targets.c vmm/vmm_object.c \
+	vmm/vmm_luks.c vmm/vmm_image.c vmm/vmm_size.c vmm/vmm_opts.c vmm/vmm_mem.c \
+	vmm/vmm_elf.c vmm/vmm_kvm.c vmm/vmm_proto.c
+
+GO := $(BUILD)/guest
+HO := $(BUILD)/host
+
+guest_obj = $(patsubst %.c,$(GO)/%.o,$(patsubst %.S,$(GO)/%.o,$(subst $(BUILD)/,,$(1))))
+host_obj = $(patsubst %.c,$(HO)/%.o,$(subst $(BUILD)/,,$(1)))
+
+CORE_OBJS := $(GO)/core/core_start.o $(call guest_obj,$(CORE_SRCS) $(RT_SRCS) $(WIRE_SRCS)) \
+	$(GO)/gen/nanopb/guest.pb.o $(call guest_obj,$(NANOPB_SRCS))
+MEASURE_OP_OBJS := $(call guest_obj,$(MEASURE_OP_SRCS) operations/measure/op_note.c \
+	$(CALC_SRCS) $(RT_SRCS))
+VMM_OBJS := $(call host_obj,$(VMM_SRCS) $(WIRE_SRCS) $(CALC_SRCS)) $(HO)/gen/protobuf-c/guest.pb-c.o
+
+BINS := $(BUILD)/instar $(BUILD)/core.bin $(BUILD)/measure.bin
+
+.PHONY: all deps run check test unit functional hostile size-gate bench install clean distclean
+all: $(BINS)
+
+# ---- dependencies ------------------------------------------------------------
+$(DEPS_STAMP):
+	$(Q)bash scripts/install-deps.sh
+deps: $(DEPS_STAMP)
+
+# ---- generated code ----------------------------------------------------------
+$(GEN_NANOPB)/guest.pb.c $(GEN_NANOPB)/guest.pb.h: proto/guest.proto proto/guest.options | $(DEPS_STAMP)
+	$(call msg,NANOPB,$<)
+	$(Q)mkdir -p $(GEN_NANOPB)
+	$(Q)cd proto && nanopb_generator.py -q -f guest.options -D $(abspath $(GEN_NANOPB)) guest.proto
+
+$(GEN_PBC)/guest.pb-c.c $(GEN_PBC)/guest.pb-c.h: proto/guest.proto | $(DEPS_STAMP)
+	$(call msg,PROTOC-C,$<)
+	$(Q)mkdir -p $(GEN_PBC)
+	$(Q)protoc-c --proto_path=proto --c_out=$(GEN_PBC) proto/guest.proto
+
+# ---- guest objects -----------------------------------------------------------
+$(GO)/gen/%.o: $(BUILD)/gen/%.c | $(DEPS_STAMP)
+	$(call msg,GUEST-CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(GUEST_CC) $(GUEST_CFLAGS_3P) -c $< -o $@
+
+$(GO)/deps/%.o: $(BUILD)/deps/%.c | $(DEPS_STAMP)
+	$(call msg,GUEST-CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(GUEST_CC) $(GUEST_CFLAGS_3P) -c $< -o $@
+
+$(GO)/%.o: %.c $(GEN_NANOPB)/guest.pb.h | $(DEPS_STAMP)
+	$(call msg,GUEST-CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) -c $< -o $@
+
+$(GO)/%.o: %.S
+	$(call msg,GUEST-AS,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) -c $< -o $@
+
+$(BUILD)/core.bin: $(CORE_OBJS) core/core.lds
+	$(call msg,GUEST-LD,$@)
+	$(Q)$(GUEST_CC) $(GUEST_LDFLAGS) -T core/core.lds $(CORE_OBJS) -o $@
+
+$(BUILD)/measure.bin: $(MEASURE_OP_OBJS) operations/op.lds
+	$(call msg,GUEST-LD,$@)
+	$(Q)$(GUEST_CC) $(GUEST_LDFLAGS) -T operations/op.lds $(MEASURE_OP_OBJS) -o $@
+
+# ---- host objects ------------------------------------------------------------
+$(HO)/gen/%.o: $(BUILD)/gen/%.c
+	$(call msg,HOST-CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOSTCC) $(filter-out -Werror -Wcast-qual -Wmissing-prototypes,$(HOST_CFLAGS)) -c $< -o $@
+
+$(HO)/%.o: %.c $(GEN_PBC)/guest.pb-c.h
+	$(call msg,HOST-CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOSTCC) $(HOST_CFLAGS) -c $< -o $@
+
+$(BUILD)/instar: $(VMM_OBJS)
+	$(call msg,HOST-LD,$@)
+	$(Q)$(HOSTCC) $(HOST_LDFLAGS) $(VMM_OBJS) $(HOST_LIBS) -o $@
+
+# ---- running -----------------------------------------------------------------
+run: all
+	@echo '$$ build/instar measure --size 1G -O qcow2'
+	@$(BUILD)/instar measure --size 1G -O qcow2
+	@echo '$$ build/instar measure --size 10G -O qcow2 -o cluster_size=2M,preallocation=full --output=json'
+	@$(BUILD)/instar measure --size 10G -O qcow2 -o cluster_size=2M,preallocation=full --output=json
+
+size-gate: $(BUILD)/core.bin $(BUILD)/measure.bin
+	$(Q)bash scripts/check-binary-sizes.sh $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/instar
+	install -m 0755 $(BUILD)/instar $(DESTDIR)$(PREFIX)/bin/instar
+	install -m 0644 $(BUILD)/core.bin $(BUILD)/measure.bin $(DESTDIR)$(PREFIX)/lib/instar/
+
+clean:
+	rm -rf $(GO) $(HO) $(BUILD)/gen $(BUILD)/tests $(BINS)
+
+distclean:
+	rm -rf $(BUILD)
+
+include tests/tests.mk
+
+-include $(shell find $(BUILD)/guest $(BUILD)/host -name '*.d' 2>/dev/null)

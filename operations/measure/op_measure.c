@@ -1,0 +1,102 @@
+/* op_measure.c: the measure operation (measure.bin, entry at 0x20000).
+ *
+ * Reads the MeasureConfig the host wrote, works out the virtual size and the
+ * data units to count (from --size, or -- once source parsing lands -- from
+ * the image on device 0), runs the target's calculator from crates/measure,
+ * and reports through send_measure_result then send_complete.  Reaches the
+ * world only through the call table, so tests run it on the host against the
+ * mock table in tests/mock/.
+ */
+#include "op_measure.h"
+
+#include "abi_format.h"
+#include "calc.h"
+
+static enum calc_prealloc prealloc_of(uint32_t flags)
+{
+    switch (flags & ABI_MEASURE_PREALLOC_MASK) {
+    case ABI_MEASURE_PREALLOC_METADATA:
+        return CALC_PREALLOC_METADATA;
+    case ABI_MEASURE_PREALLOC_FALLOC:
+        return CALC_PREALLOC_FALLOC;
+    case ABI_MEASURE_PREALLOC_FULL:
+        return CALC_PREALLOC_FULL;
+    default:
+        return CALC_PREALLOC_OFF;
+    }
+}
+
+/* Run the calculator for the configured target. */
+static enum calc_err measure_target(const struct abi_measure_config *cfg,
+                                    const struct calc_input *in, struct calc_result *out)
+{
+    switch (cfg->target_format) {
+    case ABI_FMT_RAW:
+        return calc_measure_raw(in, out);
+    case ABI_FMT_QCOW2: {
+        struct calc_qcow2_opts o = {
+            .cluster_size = cfg->qcow2_cluster_size ? cfg->qcow2_cluster_size
+                                                    : CALC_Q2_DEFAULT_CLUSTER,
+            .refcount_bits = cfg->qcow2_refcount_bits ? cfg->qcow2_refcount_bits
+                                                      : CALC_Q2_DEFAULT_REFCOUNT_BITS,
+            .extended_l2 = (cfg->flags & ABI_MEASURE_FLAG_EXTENDED_L2) != 0,
+            .compat_v3 = (cfg->flags & ABI_MEASURE_FLAG_COMPAT_V3) != 0,
+            .prealloc = prealloc_of(cfg->flags),
+            .backing_file = (cfg->flags & ABI_MEASURE_FLAG_BACKING) != 0,
+            .luks_header_len = cfg->luks_header_overhead,
+        };
+
+        return calc_measure_qcow2(&o, in, out);
+    }
+    case ABI_FMT_LUKS:
+        return calc_measure_luks(cfg->luks_header_overhead, in, out);
+    default:
+        return op_measure_image_target(cfg, in, out);
+    }
+}
+
+static uint64_t finish(const struct abi_call_table *ct, uint32_t target, enum calc_err err,
+                       const struct calc_result *res)
+{
+    struct abi_measure_result r = {
+        .magic = ABI_MEASURE_RESULT_MAGIC,
+        .target_format = target,
+        .required = err == CALC_OK ? res->required : 0,
+        .fully_allocated = err == CALC_OK ? res->fully_allocated : 0,
+        .resolved_unit_size = err == CALC_OK ? res->unit_size : 0,
+        .error = (uint32_t)err,
+    };
+
+    ct->send_measure_result(&r);
+    ct->send_complete("measure", 0, err == CALC_OK);
+    return err == CALC_OK ? 0 : 1;
+}
+
+__attribute__((section(".text.entry"))) uint64_t op_entry(const struct abi_call_table *ct)
+{
+    const struct abi_measure_config *cfg;
+    struct abi_measure_config c;
+    struct calc_input in = {0};
+    struct calc_result res = {0};
+    uint32_t len = 0;
+
+    /* A table from another build cannot be trusted even to report with. */
+    if (!abi_call_table_ok(ct))
+        return 1;
+    cfg = ct->get_operation_config(&len);
+    if (cfg == NULL || len < sizeof(c))
+        return finish(ct, ABI_FMT_UNKNOWN, CALC_ERR_INVALID_OPTION, &res);
+    /* Copy once: the page is read-only to us, but the copy is what we check. */
+    c = *cfg;
+    if (c.magic != ABI_MEASURE_CONFIG_MAGIC)
+        return finish(ct, ABI_FMT_UNKNOWN, CALC_ERR_INVALID_OPTION, &res);
+    if ((c.flags & ABI_MEASURE_FLAG_SIZE_MODE) || c.virtual_size_override != 0) {
+        in.virtual_size = c.virtual_size_override;
+        in.from_source = false;
+    } else {
+        ct->send_error(ABI_ERROR_UNSUPPORTED, "measure",
+                       "measuring a source image is not supported yet; use --size");
+        return 1;
+    }
+    return finish(ct, c.target_format, measure_target(&c, &in, &res), &res);
+}

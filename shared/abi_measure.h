@@ -1,0 +1,97 @@
+/* abi_measure.h: the measure operation's config and result.
+ *
+ * MeasureConfig is written by the host to ABI_OPERATION_CONFIG_ADDR before
+ * the guest starts; MeasureResult is built by the operation and handed to
+ * CallTable.send_measure_result, which encodes it as a MeasureResultMessage.
+ * Layouts, magics, flag bits and error codes are fixed by the design
+ * (measure-phase3.md); `sector_size` is explicit at offset 12.
+ */
+#ifndef INSTAR_ABI_MEASURE_H
+#define INSTAR_ABI_MEASURE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ABI_MEASURE_CONFIG_MAGIC 0x4D454153u /* "MEAS" */
+#define ABI_MEASURE_RESULT_MAGIC 0x4D524553u /* "MRES" */
+
+/* MeasureConfig.flags */
+#define ABI_MEASURE_FLAG_EXTENDED_L2 (1u << 0)    /* qcow2: 16-byte L2 entries */
+#define ABI_MEASURE_FLAG_LAZY_REFCOUNTS (1u << 1) /* accepted, no size effect */
+#define ABI_MEASURE_FLAG_COMPAT_V3 (1u << 2)      /* qcow2 compat 1.1 (else 0.10) */
+#define ABI_MEASURE_FLAG_COMPRESS (1u << 3)       /* accepted, no size effect */
+#define ABI_MEASURE_PREALLOC_MASK (3u << 4)
+#define ABI_MEASURE_PREALLOC_OFF (0u << 4)
+#define ABI_MEASURE_PREALLOC_METADATA (1u << 4)
+#define ABI_MEASURE_PREALLOC_FALLOC (2u << 4)
+#define ABI_MEASURE_PREALLOC_FULL (3u << 4)
+/* Extensions of this project (bits the design leaves free): */
+#define ABI_MEASURE_FLAG_SIZE_MODE (1u << 6)  /* --size given: virtual_size_override
+                                                 is the size, even when it is 0 */
+#define ABI_MEASURE_FLAG_BACKING (1u << 7)    /* -o backing_file set: with a source,
+                                                 every cluster counts as written */
+#define ABI_MEASURE_FLAG_VERBOSE (1u << 31)
+
+/* MeasureConfig.vmdk_subformat */
+#define ABI_VMDK_MONOLITHIC_SPARSE 0u
+#define ABI_VMDK_STREAM_OPTIMIZED 1u
+#define ABI_VMDK_MONOLITHIC_FLAT 2u
+/* MeasureConfig.vhd_subformat (vpc and vhdx) */
+#define ABI_VHD_DYNAMIC 0u
+#define ABI_VHD_FIXED 1u
+
+struct abi_measure_config {
+    uint32_t magic;                  /* ABI_MEASURE_CONFIG_MAGIC */
+    uint32_t target_format;          /* ABI_FMT_* */
+    uint32_t flags;                  /* ABI_MEASURE_FLAG_* | ABI_MEASURE_PREALLOC_* */
+    uint32_t sector_size;            /* transport sector in bytes; 0 = 65536 */
+    uint64_t virtual_size_override;  /* bytes; used when FLAG_SIZE_MODE or non-zero */
+    uint32_t qcow2_cluster_size;     /* bytes; 0 = 65536 */
+    uint8_t qcow2_refcount_bits;     /* 1..64; 0 = 16 */
+    uint8_t vmdk_subformat;          /* ABI_VMDK_* */
+    uint16_t _pad2;
+    uint32_t vmdk_grain_size;        /* bytes; 0 = 65536 */
+    uint8_t vhd_subformat;           /* ABI_VHD_* */
+    uint8_t _pad3[3];
+    uint32_t block_size;             /* vpc/vhdx block bytes; 0 = format default */
+    uint32_t _pad4;
+    uint64_t luks_header_overhead;   /* LUKS header bytes (qcow2 encrypt / luks target) */
+};
+_Static_assert(sizeof(struct abi_measure_config) == 56, "abi_measure_config size");
+_Static_assert(offsetof(struct abi_measure_config, target_format) == 4, "cfg.target_format");
+_Static_assert(offsetof(struct abi_measure_config, flags) == 8, "cfg.flags");
+_Static_assert(offsetof(struct abi_measure_config, sector_size) == 12, "cfg.sector_size");
+_Static_assert(offsetof(struct abi_measure_config, virtual_size_override) == 16, "cfg.vso");
+_Static_assert(offsetof(struct abi_measure_config, qcow2_cluster_size) == 24, "cfg.cluster");
+_Static_assert(offsetof(struct abi_measure_config, qcow2_refcount_bits) == 28, "cfg.refcount");
+_Static_assert(offsetof(struct abi_measure_config, vmdk_subformat) == 29, "cfg.vmdk_subformat");
+_Static_assert(offsetof(struct abi_measure_config, _pad2) == 30, "cfg._pad2");
+_Static_assert(offsetof(struct abi_measure_config, vmdk_grain_size) == 32, "cfg.grain");
+_Static_assert(offsetof(struct abi_measure_config, vhd_subformat) == 36, "cfg.vhd_subformat");
+_Static_assert(offsetof(struct abi_measure_config, _pad3) == 37, "cfg._pad3");
+_Static_assert(offsetof(struct abi_measure_config, block_size) == 40, "cfg.block_size");
+_Static_assert(offsetof(struct abi_measure_config, _pad4) == 44, "cfg._pad4");
+_Static_assert(offsetof(struct abi_measure_config, luks_header_overhead) == 48, "cfg.luks");
+
+/* MeasureResult.error */
+#define ABI_MEASURE_ERROR_OK 0u
+#define ABI_MEASURE_ERROR_OVERFLOW 1u
+#define ABI_MEASURE_ERROR_INVALID_OPTION 2u
+#define ABI_MEASURE_ERROR_INVALID_SIZE 3u
+
+struct abi_measure_result {
+    uint32_t magic;               /* ABI_MEASURE_RESULT_MAGIC */
+    uint32_t target_format;       /* ABI_FMT_*, echoed from the config */
+    uint64_t required;            /* bytes when only allocated data is written */
+    uint64_t fully_allocated;     /* bytes when every unit is allocated */
+    uint32_t resolved_unit_size;  /* cluster/grain/block bytes used; 0 for raw */
+    uint32_t error;               /* ABI_MEASURE_ERROR_* */
+};
+_Static_assert(sizeof(struct abi_measure_result) == 32, "abi_measure_result size");
+_Static_assert(offsetof(struct abi_measure_result, target_format) == 4, "res.target_format");
+_Static_assert(offsetof(struct abi_measure_result, required) == 8, "res.required");
+_Static_assert(offsetof(struct abi_measure_result, fully_allocated) == 16, "res.fully");
+_Static_assert(offsetof(struct abi_measure_result, resolved_unit_size) == 24, "res.unit");
+_Static_assert(offsetof(struct abi_measure_result, error) == 28, "res.error");
+
+#endif /* INSTAR_ABI_MEASURE_H */

@@ -1,0 +1,115 @@
+/* vmm_main.c: the instar command line: global options and sub-commands. */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmm.h"
+
+#ifndef INSTAR_VERSION
+#define INSTAR_VERSION "0.0.0"
+#endif
+
+const char *vmm_progname = "instar";
+bool vmm_debug_enabled;
+
+void vmm_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "%s: ", vmm_progname);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+void vmm_warn(const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "%s: warning: ", vmm_progname);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+void vmm_debug(const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!vmm_debug_enabled)
+        return;
+    fprintf(stderr, "%s: debug: ", vmm_progname);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+void vmm_print_help(FILE *out)
+{
+    fputs("instar version " INSTAR_VERSION "\n"
+          "A sandboxed drop-in replacement for qemu-img: image bytes are parsed only\n"
+          "inside a throw-away KVM guest, never in this process.\n"
+          "usage: instar [standard options] command [command options]\n"
+          "\n"
+          "    '-h', '--help'       display this help and exit\n"
+          "    '-V', '--version'    output version information and exit\n"
+          "\n"
+          "Command syntax:\n"
+          "  measure [--output=ofmt] [-O output_fmt] [-o options] [--size N | [--object objectdef] "
+          "[--image-opts] [-f fmt] [-l snapshot_param] filename] [--timeout=seconds]\n"
+          "\n"
+          "Command parameters:\n"
+          "  'filename' is a disk image filename; it is opened read-only\n"
+          "  'objectdef' is a QEMU user creatable object definition; instar supports\n"
+          "    'secret' objects (secret,id=ID,data=...|file=...)\n"
+          "  'size' is the disk image size in bytes. Optional suffixes\n"
+          "    'k' or 'K' (kilobyte, 1024), 'M' (megabyte, 1024k), 'G' (gigabyte, 1024M),\n"
+          "    'T' (terabyte, 1024G), 'P' (petabyte, 1024T) and 'E' (exabyte, 1024P)  are\n"
+          "    supported. 'b' is ignored.\n"
+          "  'output_fmt' is the destination format: raw (default), qcow2, luks, and\n"
+          "    (instar only) vmdk, vpc, vhdx\n"
+          "  'options' is a comma separated list of format specific options in a\n"
+          "    name=value format\n"
+          "  'snapshot_param' is param used for internal snapshot, format\n"
+          "    is 'snapshot.id=[ID],snapshot.name=[NAME]', or\n"
+          "    '[ID_OR_NAME]'\n"
+          "  '--output' takes the format in which the output must be done (human or json)\n"
+          "  '--timeout' ends the guest after that many seconds (default 30)\n"
+          "\n"
+          "Environment: INSTAR_BLOB_DIR (directory of core.bin and measure.bin),\n"
+          "INSTAR_DEBUG=1 (diagnostics on stderr).\n"
+          "\n"
+          "Supported formats: luks qcow2 raw vhdx vmdk vpc\n",
+          out);
+}
+
+int main(int argc, char **argv)
+{
+    const char *dbg = getenv("INSTAR_DEBUG");
+    const char *cmd;
+
+    vmm_debug_enabled = dbg != NULL && dbg[0] != '\0' && strcmp(dbg, "0") != 0;
+    if (argc < 2) {
+        vmm_error("Not enough arguments");
+        fprintf(stderr, "Try '%s --help' for more information\n", vmm_progname);
+        return VMM_EXIT_ERROR;
+    }
+    cmd = argv[1];
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
+        vmm_print_help(stdout);
+        return VMM_EXIT_OK;
+    }
+    if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("instar version " INSTAR_VERSION "\n");
+        return VMM_EXIT_OK;
+    }
+    if (strcmp(cmd, "measure") == 0)
+        return vmm_cmd_measure(argc - 1, argv + 1);
+    vmm_error("Command not found: %s", cmd);
+    fprintf(stderr, "Try '%s --help' for more information\n", vmm_progname);
+    return VMM_EXIT_ERROR;
+}

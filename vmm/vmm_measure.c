@@ -1,0 +1,501 @@
+/* vmm_measure.c: `instar measure`, argument for argument like qemu-img 7.2.
+ *
+ * The host's part: parse argv in qemu-img's order with qemu-img's messages,
+ * resolve -O and -o into a struct abi_measure_config, run the measure guest,
+ * and print the guest's validated result as qemu-img prints it.  All
+ * arithmetic happens in the guest (crates/measure); the host only calls the
+ * same library to reproduce qemu-img's option validation and its order.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "abi_calltable.h"
+#include "abi_format.h"
+#include "abi_measure.h"
+#include "calc.h"
+#include "vmm_measure.h"
+
+enum {
+    OPTION_OBJECT = 256,
+    OPTION_IMAGE_OPTS,
+    OPTION_OUTPUT,
+    OPTION_SIZE,
+    OPTION_TIMEOUT,
+};
+
+struct measure_args {
+    bool json;
+    const char *fmt;
+    const char *out_fmt;
+    char *options;           /* accumulated -o lists, joined with ',' */
+    const char *snapshot_name;
+    bool snapshot_opts;
+    bool image_opts;
+    bool have_size;
+    uint64_t img_size;
+    const char *filename;
+    uint32_t timeout_ms;
+};
+
+/* qemu-img's accumulate_options(). */
+static bool accumulate_options(struct measure_args *a, const char *arg)
+{
+    char *joined;
+
+    if (!vmm_opts_list_valid(arg)) {
+        vmm_error("Invalid option list: %s", arg);
+        return false;
+    }
+    if (a->options == NULL)
+        joined = strdup(arg);
+    else if (asprintf(&joined, "%s,%s", a->options, arg) < 0)
+        joined = NULL;
+    if (joined == NULL)
+        abort();
+    free(a->options);
+    a->options = joined;
+    return true;
+}
+
+static bool parse_snapshot_param(const char *arg)
+{
+    static const struct vmm_opt_desc descs[] = {
+        {"snapshot.id", VMM_OPT_STRING},
+        {"snapshot.name", VMM_OPT_STRING},
+        {NULL, VMM_OPT_STRING},
+    };
+    struct vmm_opts o;
+
+    if (!vmm_opts_parse(&o, arg, descs, NULL)) {
+        vmm_error("Failed in parsing snapshot param '%s'", arg);
+        return false;
+    }
+    vmm_opts_free(&o);
+    return true;
+}
+
+static bool parse_timeout(const char *arg, uint32_t *ms)
+{
+    char *end;
+    unsigned long v;
+
+    errno = 0;
+    v = strtoul(arg, &end, 10);
+    if (errno != 0 || end == arg || *end != '\0' || v == 0 || v > 3600) {
+        vmm_error("--timeout must be a whole number of seconds between 1 and 3600");
+        return false;
+    }
+    *ms = (uint32_t)v * 1000u;
+    return true;
+}
+
+/* Returns -1 to go on, or the process exit status. */
+static int parse_argv(int argc, char **argv, struct measure_args *a)
+{
+    static const struct option long_options[] = {
+        {"help", no_argument, 0, 'h'},
+        {"image-opts", no_argument, 0, OPTION_IMAGE_OPTS},
+        {"object", required_argument, 0, OPTION_OBJECT},
+        {"output", required_argument, 0, OPTION_OUTPUT},
+        {"size", required_argument, 0, OPTION_SIZE},
+        {"force-share", no_argument, 0, 'U'},
+        {"timeout", required_argument, 0, OPTION_TIMEOUT},
+        {0, 0, 0, 0},
+    };
+    int c;
+
+    optind = 0; /* full reset of glibc's getopt state */
+    while ((c = getopt_long(argc, argv, "hf:O:o:l:U", long_options, NULL)) != -1) {
+        switch (c) {
+        case '?':
+        case 'h':
+            vmm_print_help(stdout);
+            return VMM_EXIT_OK;
+        case 'f':
+            a->fmt = optarg;
+            break;
+        case 'O':
+            a->out_fmt = optarg;
+            break;
+        case 'o':
+            if (!accumulate_options(a, optarg))
+                return VMM_EXIT_ERROR;
+            break;
+        case 'l':
+            if (strncmp(optarg, "snapshot.", 9) == 0) {
+                if (!parse_snapshot_param(optarg))
+                    return VMM_EXIT_ERROR;
+                a->snapshot_opts = true;
+            } else {
+                a->snapshot_name = optarg;
+            }
+            break;
+        case 'U':
+            break; /* locking only; instar never writes */
+        case OPTION_OBJECT:
+            if (!vmm_object_add(optarg))
+                return VMM_EXIT_ERROR;
+            break;
+        case OPTION_IMAGE_OPTS:
+            a->image_opts = true;
+            break;
+        case OPTION_OUTPUT:
+            if (strcmp(optarg, "json") == 0) {
+                a->json = true;
+            } else if (strcmp(optarg, "human") == 0) {
+                a->json = false;
+            } else {
+                vmm_error("--output must be used with human or json as argument.");
+                return VMM_EXIT_ERROR;
+            }
+            break;
+        case OPTION_SIZE:
+            if (!vmm_parse_image_size(optarg, &a->img_size))
+                return VMM_EXIT_ERROR;
+            a->have_size = true;
+            break;
+        case OPTION_TIMEOUT:
+            if (!parse_timeout(optarg, &a->timeout_ms))
+                return VMM_EXIT_ERROR;
+            break;
+        }
+    }
+    if (argc - optind > 1) {
+        vmm_error("At most one filename argument is allowed.");
+        return VMM_EXIT_ERROR;
+    }
+    if (argc - optind == 1)
+        a->filename = argv[optind];
+    if (a->filename == NULL &&
+        (a->image_opts || a->fmt != NULL || a->snapshot_name != NULL || a->snapshot_opts)) {
+        vmm_error("--image-opts, -f, and -l require a filename argument.");
+        return VMM_EXIT_ERROR;
+    }
+    if (a->filename != NULL && a->have_size) {
+        vmm_error("--size N cannot be used together with a filename.");
+        return VMM_EXIT_ERROR;
+    }
+    if (a->filename == NULL && !a->have_size) {
+        vmm_error("Either --size N or one filename must be specified.");
+        return VMM_EXIT_ERROR;
+    }
+    return -1;
+}
+
+/* ---- target options --------------------------------------------------- */
+
+static const char *opt_str(const struct vmm_opts *o, const char *name)
+{
+    const struct vmm_opt *x = vmm_opts_get(o, name);
+
+    return x != NULL ? x->value : NULL;
+}
+
+static uint64_t opt_num(const struct vmm_opts *o, const char *name, uint64_t dflt)
+{
+    const struct vmm_opt *x = vmm_opts_get(o, name);
+
+    return x != NULL ? x->number : dflt;
+}
+
+static bool opt_bool(const struct vmm_opts *o, const char *name, bool dflt)
+{
+    const struct vmm_opt *x = vmm_opts_get(o, name);
+
+    return x != NULL ? x->boolean : dflt;
+}
+
+/* qcow2_measure()'s option checks, in its order. */
+static bool qcow2_config(const struct vmm_opts *o, uint64_t size, struct abi_measure_config *cfg)
+{
+    bool extl2 = opt_bool(o, "extended_l2", false);
+    uint64_t cluster = opt_num(o, "cluster_size", CALC_Q2_DEFAULT_CLUSTER);
+    const char *compat = opt_str(o, "compat");
+    bool v3 = true;
+    uint64_t refcount_bits = opt_num(o, "refcount_bits", CALC_Q2_DEFAULT_REFCOUNT_BITS);
+    const char *prealloc = opt_str(o, "preallocation");
+    const char *encrypt = opt_str(o, "encrypt.format");
+    uint32_t flags = 0;
+
+    switch (calc_qcow2_check_cluster(cluster, extl2)) {
+    case CALC_R_NONE:
+        break;
+    case CALC_R_Q2_EXTL2_CLUSTER:
+        vmm_error("Extended L2 entries are only supported with cluster sizes of at least "
+                  "16384 bytes");
+        return false;
+    default:
+        vmm_error("Cluster size must be a power of two between 512 and 2048k");
+        return false;
+    }
+    if (compat != NULL) {
+        if (strcmp(compat, "0.10") == 0) {
+            v3 = false;
+        } else if (strcmp(compat, "1.1") != 0) {
+            vmm_error("Invalid compatibility level: '%s'", compat);
+            return false;
+        }
+    }
+    switch (calc_qcow2_check_refcount(refcount_bits, v3)) {
+    case CALC_R_NONE:
+        break;
+    case CALC_R_Q2_REFCOUNT_COMPAT:
+        vmm_error("Different refcount widths than 16 bits require compatibility level 1.1 "
+                  "or above (use compat=1.1 or greater)");
+        return false;
+    default:
+        vmm_error("Refcount width must be a power of two and may not exceed 64 bits");
+        return false;
+    }
+    if (prealloc == NULL || strcmp(prealloc, "off") == 0) {
+        flags |= ABI_MEASURE_PREALLOC_OFF;
+    } else if (strcmp(prealloc, "metadata") == 0) {
+        flags |= ABI_MEASURE_PREALLOC_METADATA;
+    } else if (strcmp(prealloc, "falloc") == 0) {
+        flags |= ABI_MEASURE_PREALLOC_FALLOC;
+    } else if (strcmp(prealloc, "full") == 0) {
+        flags |= ABI_MEASURE_PREALLOC_FULL;
+    } else {
+        vmm_error("invalid parameter value: %s", prealloc);
+        return false;
+    }
+    /* Only encrypt.format=luks changes the size; any other value is ignored. */
+    if (encrypt != NULL && strcmp(encrypt, "luks") == 0 &&
+        !vmm_luks_header_len(o, "encrypt.", &cfg->luks_header_overhead))
+        return false;
+    if (calc_qcow2_check_size(size, cluster, extl2) != CALC_R_NONE) {
+        vmm_error("The image size is too large (try using a larger cluster size)");
+        return false;
+    }
+    if (extl2)
+        flags |= ABI_MEASURE_FLAG_EXTENDED_L2;
+    if (v3)
+        flags |= ABI_MEASURE_FLAG_COMPAT_V3;
+    if (opt_bool(o, "lazy_refcounts", false))
+        flags |= ABI_MEASURE_FLAG_LAZY_REFCOUNTS;
+    if (opt_str(o, "backing_file") != NULL)
+        flags |= ABI_MEASURE_FLAG_BACKING;
+    cfg->flags |= flags;
+    cfg->qcow2_cluster_size = (uint32_t)cluster;
+    cfg->qcow2_refcount_bits = (uint8_t)refcount_bits;
+    return true;
+}
+
+/* Resolve -O/-o into `cfg`; prints qemu-img's messages on failure. */
+static bool build_config(const struct measure_args *a, struct abi_measure_config *cfg)
+{
+    const char *out_fmt = a->out_fmt != NULL ? a->out_fmt : "raw";
+    const struct vmm_target *t = vmm_target_find(out_fmt);
+    struct vmm_opts opts = {0};
+    uint64_t size;
+    bool ok = false;
+
+    if (t == NULL) {
+        vmm_error("Unknown file format '%s'", out_fmt);
+        return false;
+    }
+    if (t->kind == VMM_TARGET_NO_CREATE) {
+        vmm_error("Format driver '%s' does not support image creation", t->name);
+        return false;
+    }
+    if (!vmm_opts_parse(&opts, a->options != NULL ? a->options : "", t->opts, vmm_file_opts())) {
+        vmm_error("Invalid options for file format '%s'", out_fmt);
+        return false;
+    }
+    if (t->kind == VMM_TARGET_NO_MEASURE) {
+        vmm_error("Block driver '%s' does not support size measurement", t->name);
+        goto out;
+    }
+    /* --size overrides -o size=; with a source, -o size= only feeds the
+     * qcow2 size-limit check. */
+    size = a->have_size ? a->img_size : opt_num(&opts, "size", 0);
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->magic = ABI_MEASURE_CONFIG_MAGIC;
+    cfg->target_format = t->abi_fmt;
+    cfg->sector_size = 65536;
+    if (a->have_size) {
+        cfg->flags |= ABI_MEASURE_FLAG_SIZE_MODE;
+        cfg->virtual_size_override = a->img_size;
+    }
+    switch (t->abi_fmt) {
+    case ABI_FMT_RAW:
+        ok = true;
+        break;
+    case ABI_FMT_QCOW2:
+        ok = qcow2_config(&opts, size, cfg);
+        break;
+    case ABI_FMT_LUKS:
+        ok = vmm_luks_header_len(&opts, "", &cfg->luks_header_overhead);
+        break;
+    default:
+        ok = vmm_image_config(t->abi_fmt, &opts, size, cfg);
+        break;
+    }
+out:
+    vmm_opts_free(&opts);
+    return ok;
+}
+
+/* ---- running and printing ------------------------------------------------ */
+
+static void print_result(const struct measure_args *a, const struct vmm_measure_msg *m)
+{
+    if (a->json) {
+        /* qemu prints these QAPI ints as signed 64-bit numbers. */
+        printf("{\n    \"required\": %" PRId64 ",\n    \"fully-allocated\": %" PRId64 "\n}\n",
+               (int64_t)m->required, (int64_t)m->fully_allocated);
+    } else {
+        printf("required size: %" PRIu64 "\nfully allocated size: %" PRIu64 "\n", m->required,
+               m->fully_allocated);
+    }
+}
+
+/* Print why a guest run failed; returns the exit status. */
+static int report_failure(const struct measure_args *a, const struct vmm_run_result *r)
+{
+    const struct vmm_guest_report *rep = &r->report;
+
+    switch (r->outcome) {
+    case VMM_RUN_OK:
+        break;
+    case VMM_RUN_FAULT:
+        vmm_error("%s", r->message);
+        return VMM_EXIT_GUEST_FAULT;
+    case VMM_RUN_BUDGET:
+        vmm_error("%s", r->message);
+        return VMM_EXIT_BUDGET;
+    case VMM_RUN_HOST:
+        vmm_error("%s", r->message);
+        return VMM_EXIT_HOST;
+    }
+    if (rep->have_error) {
+        switch (rep->error_status) {
+        case ABI_ERROR_OPEN:
+            vmm_error("Could not open '%s': %s", a->filename != NULL ? a->filename : "",
+                      rep->error_message);
+            return VMM_EXIT_ERROR;
+        case ABI_ERROR_PANIC:
+            vmm_error("guest panic in %s: %s", rep->error_operation, rep->error_message);
+            return VMM_EXIT_GUEST_FAULT;
+        default:
+            vmm_error("%s", rep->error_message);
+            return VMM_EXIT_ERROR;
+        }
+    }
+    vmm_error("the guest ended without a result (exit status %llu)",
+              (unsigned long long)r->guest_exit_status);
+    return VMM_EXIT_GUEST_FAULT;
+}
+
+static const char *abi_target_name(uint32_t fmt)
+{
+    switch (fmt) {
+    case ABI_FMT_RAW: return "raw";
+    case ABI_FMT_QCOW2: return "qcow2";
+    case ABI_FMT_VMDK4: return "vmdk";
+    case ABI_FMT_VHD: return "vpc";
+    case ABI_FMT_VHDX: return "vhdx";
+    case ABI_FMT_LUKS: return "luks";
+    default: return "unknown";
+    }
+}
+
+static int run_measure(const struct measure_args *a, const struct abi_measure_config *cfg,
+                       const struct vmm_device *dev)
+{
+    struct vmm_run_params p = {
+        .op_name = "measure",
+        .config = cfg,
+        .config_len = sizeof(*cfg),
+        .devices = dev,
+        .device_count = dev != NULL ? 1 : 0,
+        .timeout_ms = a->timeout_ms,
+    };
+    struct vmm_run_result r;
+    const struct vmm_measure_msg *m = &r.report.measure;
+
+    vmm_run(&p, &r);
+    vmm_debug("guest run: %llu exits, %llu bytes read", (unsigned long long)r.exits,
+              (unsigned long long)r.bytes_read);
+    if (r.outcome != VMM_RUN_OK || r.report.have_error)
+        return report_failure(a, &r);
+    if (!r.report.have_measure || !r.report.have_complete) {
+        vmm_error("the guest ended without a complete measure result");
+        return VMM_EXIT_GUEST_FAULT;
+    }
+    if (strcmp(m->target_format, abi_target_name(cfg->target_format)) != 0) {
+        vmm_error("guest protocol violation: result for target '%s'", m->target_format);
+        return VMM_EXIT_GUEST_FAULT;
+    }
+    switch (m->error) {
+    case ABI_MEASURE_ERROR_OK:
+        if (!r.report.complete_success) {
+            vmm_error("the guest reported failure without a reason");
+            return VMM_EXIT_GUEST_FAULT;
+        }
+        print_result(a, m);
+        return VMM_EXIT_OK;
+    case ABI_MEASURE_ERROR_OVERFLOW:
+        vmm_error("measure failed: a size does not fit in 64 bits");
+        return VMM_EXIT_ERROR;
+    case ABI_MEASURE_ERROR_INVALID_OPTION:
+        vmm_error("measure failed: invalid option for target format '%s'", m->target_format);
+        return VMM_EXIT_ERROR;
+    default:
+        vmm_error("measure failed: invalid size for target format '%s'", m->target_format);
+        return VMM_EXIT_ERROR;
+    }
+}
+
+/* Open the source read-only, as qemu-img would before looking at -O. */
+static bool open_source(const char *filename, struct vmm_device *dev)
+{
+    struct stat st;
+
+    dev->fd = open(filename, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (dev->fd < 0) {
+        vmm_error("Could not open '%s': Could not open '%s': %s", filename, filename,
+                  strerror(errno));
+        return false;
+    }
+    if (fstat(dev->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        vmm_error("Could not open '%s': '%s' is not a regular file", filename, filename);
+        close(dev->fd);
+        dev->fd = -1;
+        return false;
+    }
+    dev->size = (uint64_t)st.st_size;
+    dev->allocated = (uint64_t)st.st_blocks * 512u;
+    return true;
+}
+
+int vmm_cmd_measure(int argc, char **argv)
+{
+    struct measure_args a = {0};
+    struct abi_measure_config cfg;
+    struct vmm_device dev = {.fd = -1};
+    int rc;
+
+    rc = parse_argv(argc, argv, &a);
+    if (rc >= 0)
+        goto out;
+    rc = VMM_EXIT_ERROR;
+    if (a.filename != NULL && !open_source(a.filename, &dev))
+        goto out;
+    if (!build_config(&a, &cfg))
+        goto out;
+    rc = run_measure(&a, &cfg, a.filename != NULL ? &dev : NULL);
+out:
+    if (dev.fd >= 0)
+        close(dev.fd);
+    free(a.options);
+    vmm_objects_free();
+    return rc;
+}

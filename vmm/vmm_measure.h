@@ -1,0 +1,44 @@
+/* vmm_measure.h: pieces of the measure command shared by its files. */
+#ifndef INSTAR_VMM_MEASURE_H
+#define INSTAR_VMM_MEASURE_H
+
+#include "vmm.h"
+
+enum vmm_target_kind {
+    VMM_TARGET_MEASURE,    /* measured (by qemu-img, or by instar only) */
+    VMM_TARGET_NO_MEASURE, /* "Block driver '%s' does not support size measurement" */
+    VMM_TARGET_NO_CREATE,  /* "Format driver '%s' does not support image creation" */
+};
+
+struct vmm_target {
+    const char *name;               /* qemu driver name, as given to -O */
+    enum vmm_target_kind kind;
+    uint32_t abi_fmt;               /* ABI_FMT_* for measured targets */
+    const struct vmm_opt_desc *opts; /* creation options; NULL for NO_CREATE */
+};
+
+/* The target called `name` (case-sensitive), or NULL. */
+const struct vmm_target *vmm_target_find(const char *name);
+/* The file protocol's creation options, appended to every target's. */
+const struct vmm_opt_desc *vmm_file_opts(void);
+
+/* --object definitions given so far (vmm_object.c). */
+/* Process one --object argument as qemu-img does when it sees it: errors
+ * are printed and make the function return false. */
+bool vmm_object_add(const char *def);
+/* True if a secret object with this id was defined. */
+bool vmm_secret_exists(const char *id);
+void vmm_objects_free(void);
+
+/* LUKS header length for the encryption options in `opts` whose names start
+ * with `prefix` ("" for the luks target, "encrypt." for qcow2).  Prints
+ * qemu-img's message and returns false when they are invalid. */
+bool vmm_luks_header_len(const struct vmm_opts *opts, const char *prefix, uint64_t *len);
+
+/* Resolve the -o options of the vmdk, vpc or vhdx target `fmt` into `cfg`
+ * (vmm_image.c).  Prints qemu-img's message and returns false when invalid. */
+struct abi_measure_config;
+bool vmm_image_config(uint32_t fmt, const struct vmm_opts *o, uint64_t size,
+                      struct abi_measure_config *cfg);
+
+#endif /* INSTAR_VMM_MEASURE_H */
