@@ -1,1 +1,56 @@
+# tests.mk: test targets, included by the top-level Makefile.
 
+TB := $(BUILD)/tests
+TEST_CFLAGS := -std=gnu11 -O1 -g $(HOST_INC) -Itests/unit -Itests/mock -Ioperations/measure \
+	$(filter-out -Wmissing-prototypes,$(WARNINGS)) -MMD -MP $(SAN_CFLAGS)
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -lpthread)
+
+UNIT_TESTS := $(TB)/test_calc $(TB)/test_cli $(TB)/test_wire $(TB)/test_op_measure
+
+$(TB)/test_calc: tests/unit/test_calc.c tests/unit/qemu_ref.c $(CALC_SRCS) | $(DEPS_STAMP)
+	$(call msg,TEST-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOSTCC) $(TEST_CFLAGS) $^ $(CHECK_LIBS) -o $@
+
+$(TB)/test_cli: tests/unit/test_cli.c tests/unit/qemu_ref.c vmm/vmm_size.c vmm/vmm_opts.c \
+		vmm/vmm_log.c | $(DEPS_STAMP)
+	$(call msg,TEST-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOSTCC) $(TEST_CFLAGS) $^ $(CHECK_LIBS) -o $@
+
+$(TB)/test_wire: tests/unit/test_wire.c vmm/vmm_proto.c vmm/vmm_log.c $(WIRE_SRCS) \
+		$(GEN_PBC)/guest.pb-c.c | $(DEPS_STAMP)
+	$(call msg,TEST-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOSTCC) $(TEST_CFLAGS) -Wno-cast-qual $^ $(CHECK_LIBS) -lprotobuf-c -o $@
+
+$(TB)/test_op_measure: tests/unit/test_op_measure.c tests/unit/qemu_ref.c tests/mock/mock_ct.c \
+		$(MEASURE_OP_SRCS) $(CALC_SRCS) | $(DEPS_STAMP)
+	$(call msg,TEST-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOSTCC) $(TEST_CFLAGS) $^ -lcmocka -o $@
+
+unit: $(UNIT_TESTS)
+	$(Q)set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
+
+# ---- hostile guests: an operation blob that misbehaves on purpose ------------
+HOSTILE_BIN := $(TB)/guests/hostile.bin
+HOSTILE_OBJS := $(call guest_obj,tests/guests/hostile.c operations/measure/op_note.c $(RT_SRCS))
+
+$(HOSTILE_BIN): $(HOSTILE_OBJS) operations/op.lds
+	$(call msg,GUEST-LD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(GUEST_CC) $(GUEST_LDFLAGS) -T operations/op.lds $(HOSTILE_OBJS) -o $@
+
+# ---- functional tests (real KVM guest, side by side with qemu-img) -------------
+functional: all
+	$(Q)$(PYTHON) tests/functional/test_measure_size.py --instar $(BUILD)/instar
+
+hostile: all $(HOSTILE_BIN)
+	$(Q)$(PYTHON) tests/functional/test_hostile.py --instar $(BUILD)/instar \
+		--core $(BUILD)/core.bin --guest $(HOSTILE_BIN)
+
+check: all size-gate unit functional hostile
+	@echo "make check: all tests passed"
+
+test: check

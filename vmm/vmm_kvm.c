@@ -343,8 +343,18 @@ static void db_read(struct vm *vm, uint64_t gpa)
 
     if (!copy_req(vm, gpa, &req, sizeof(req), "read"))
         return;
-    if (req.dev >= vm->p->device_count || req.length == 0 || req.length > ABI_READ_MAX ||
-        req.offset > vm->p->devices[req.dev].size) {
+    if (req.length == 0 || req.length > ABI_READ_MAX) {
+        put_result(vm, gpa + offsetof(struct abi_read_req, result), ABI_HC_EINVAL);
+        return;
+    }
+    /* The whole destination must be guest RAM, whatever the device says. */
+    dst = vmm_guest_range(&vm->mem, VMM_GPA(req.dest_gpa), req.length);
+    if (dst == NULL) {
+        set_outcome(vm, VMM_RUN_FAULT, "guest read into invalid range 0x%llx+%llu",
+                    (unsigned long long)req.dest_gpa, (unsigned long long)req.length);
+        return;
+    }
+    if (req.dev >= vm->p->device_count || req.offset > vm->p->devices[req.dev].size) {
         put_result(vm, gpa + offsetof(struct abi_read_req, result), ABI_HC_EINVAL);
         return;
     }
@@ -352,12 +362,6 @@ static void db_read(struct vm *vm, uint64_t gpa)
     n = dev->size - req.offset;
     if (n > req.length)
         n = req.length;
-    dst = vmm_guest_range(&vm->mem, VMM_GPA(req.dest_gpa), n);
-    if (dst == NULL) {
-        set_outcome(vm, VMM_RUN_FAULT, "guest read into invalid range 0x%llx+%llu",
-                    (unsigned long long)req.dest_gpa, (unsigned long long)n);
-        return;
-    }
     if (n > vm->read_budget - vm->res->bytes_read) {
         set_outcome(vm, VMM_RUN_BUDGET, "the guest read more than its budget of %llu bytes",
                     (unsigned long long)vm->read_budget);
@@ -390,8 +394,7 @@ static void db_extents(struct vm *vm, uint64_t gpa)
 
     if (!copy_req(vm, gpa, &req, sizeof(req), "extents"))
         return;
-    if (req.dev >= vm->p->device_count || req.max_entries == 0 ||
-        req.max_entries > ABI_EXTENTS_MAX || req.offset > vm->p->devices[req.dev].size) {
+    if (req.max_entries == 0 || req.max_entries > ABI_EXTENTS_MAX) {
         put_result(vm, gpa + offsetof(struct abi_extents_req, result), ABI_HC_EINVAL);
         return;
     }
@@ -400,6 +403,10 @@ static void db_extents(struct vm *vm, uint64_t gpa)
     if (dst == NULL) {
         set_outcome(vm, VMM_RUN_FAULT, "guest extent request into invalid range 0x%llx",
                     (unsigned long long)req.dest_gpa);
+        return;
+    }
+    if (req.dev >= vm->p->device_count || req.offset > vm->p->devices[req.dev].size) {
+        put_result(vm, gpa + offsetof(struct abi_extents_req, result), ABI_HC_EINVAL);
         return;
     }
     dev = &vm->p->devices[req.dev];

@@ -1,6 +1,5 @@
 /* vmm_main.c: the instar command line: global options and sub-commands. */
 #define _GNU_SOURCE
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,44 +8,6 @@
 #ifndef INSTAR_VERSION
 #define INSTAR_VERSION "0.0.0"
 #endif
-
-const char *vmm_progname = "instar";
-bool vmm_debug_enabled;
-
-void vmm_error(const char *fmt, ...)
-{
-    va_list ap;
-
-    fprintf(stderr, "%s: ", vmm_progname);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
-
-void vmm_warn(const char *fmt, ...)
-{
-    va_list ap;
-
-    fprintf(stderr, "%s: warning: ", vmm_progname);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
-
-void vmm_debug(const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!vmm_debug_enabled)
-        return;
-    fprintf(stderr, "%s: debug: ", vmm_progname);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
 
 void vmm_print_help(FILE *out)
 {
