@@ -178,3 +178,6 @@ distclean:
 include tests/tests.mk
 
 -include $(shell find $(BUILD)/guest $(BUILD)/host -name '*.d' 2>/dev/null)
+
+bench: all
+	$(Q)bash scripts/bench.sh $(BUILD)

@@ -32,10 +32,12 @@
                                                  every cluster counts as written */
 #define ABI_MEASURE_FLAG_VERBOSE (1u << 31)
 
-/* MeasureConfig.vmdk_subformat */
+/* MeasureConfig.vmdk_subformat (3 and 4 extend the design's list) */
 #define ABI_VMDK_MONOLITHIC_SPARSE 0u
 #define ABI_VMDK_STREAM_OPTIMIZED 1u
 #define ABI_VMDK_MONOLITHIC_FLAT 2u
+#define ABI_VMDK_TWOGB_SPARSE 3u   /* twoGbMaxExtentSparse */
+#define ABI_VMDK_TWOGB_FLAT 4u     /* twoGbMaxExtentFlat */
 /* MeasureConfig.vhd_subformat (vpc and vhdx) */
 #define ABI_VHD_DYNAMIC 0u
 #define ABI_VHD_FIXED 1u
@@ -72,6 +74,32 @@ _Static_assert(offsetof(struct abi_measure_config, _pad3) == 37, "cfg._pad3");
 _Static_assert(offsetof(struct abi_measure_config, block_size) == 40, "cfg.block_size");
 _Static_assert(offsetof(struct abi_measure_config, _pad4) == 44, "cfg._pad4");
 _Static_assert(offsetof(struct abi_measure_config, luks_header_overhead) == 48, "cfg.luks");
+
+/* Extension record: target options the design's MeasureConfig has no field
+ * for.  It sits at ABI_MEASURE_EXT_OFFSET in the same config page, leaving
+ * MeasureConfig's layout untouched; a guest that finds no valid record uses
+ * qemu-img's defaults. */
+#define ABI_MEASURE_EXT_MAGIC 0x5458454Du /* "MEXT" */
+#define ABI_MEASURE_EXT_OFFSET 64u
+#define ABI_MEASURE_EXT_FORCE_SIZE (1u << 0)       /* vpc: no CHS rounding */
+#define ABI_MEASURE_EXT_BLOCK_STATE_ZERO (1u << 1) /* vhdx: blocks start in state ZERO */
+
+struct abi_measure_ext {
+    uint32_t magic;              /* ABI_MEASURE_EXT_MAGIC */
+    uint32_t size;               /* sizeof(struct abi_measure_ext) */
+    uint32_t flags;              /* ABI_MEASURE_EXT_* */
+    uint32_t vmdk_heads;         /* descriptor geometry: 16 (ide) or 255 */
+    uint32_t vmdk_strings_len;   /* bytes of adapter, hwversion and toolsversion text */
+    uint32_t _pad;
+    uint64_t vhdx_log_size;      /* bytes, a multiple of 1 MiB, 1 MiB .. 4 GiB - 1 MiB */
+};
+_Static_assert(sizeof(struct abi_measure_ext) == 32, "abi_measure_ext size");
+_Static_assert(offsetof(struct abi_measure_ext, flags) == 8, "ext.flags");
+_Static_assert(offsetof(struct abi_measure_ext, vmdk_heads) == 12, "ext.vmdk_heads");
+_Static_assert(offsetof(struct abi_measure_ext, vmdk_strings_len) == 16, "ext.vmdk_strings_len");
+_Static_assert(offsetof(struct abi_measure_ext, vhdx_log_size) == 24, "ext.vhdx_log_size");
+_Static_assert(ABI_MEASURE_EXT_OFFSET >= sizeof(struct abi_measure_config),
+               "the extension record must follow MeasureConfig");
 
 /* MeasureResult.error */
 #define ABI_MEASURE_ERROR_OK 0u

@@ -45,6 +45,7 @@ $(HOSTILE_BIN): $(HOSTILE_OBJS) operations/op.lds
 # ---- functional tests (real KVM guest, side by side with qemu-img) -------------
 functional: all
 	$(Q)$(PYTHON) tests/functional/test_measure_size.py --instar $(BUILD)/instar
+	$(Q)$(PYTHON) tests/functional/test_measure_targets.py --instar $(BUILD)/instar
 
 hostile: all $(HOSTILE_BIN)
 	$(Q)$(PYTHON) tests/functional/test_hostile.py --instar $(BUILD)/instar \

@@ -22,6 +22,16 @@
 #include "calc.h"
 #include "vmm_measure.h"
 
+/* The config page as the guest finds it: MeasureConfig, then the extension
+ * record at ABI_MEASURE_EXT_OFFSET. */
+struct measure_page {
+    struct abi_measure_config cfg;
+    uint8_t _gap[ABI_MEASURE_EXT_OFFSET - sizeof(struct abi_measure_config)];
+    struct abi_measure_ext ext;
+};
+_Static_assert(offsetof(struct measure_page, ext) == ABI_MEASURE_EXT_OFFSET,
+               "extension record offset");
+
 enum {
     OPTION_OBJECT = 256,
     OPTION_IMAGE_OPTS,
@@ -288,9 +298,10 @@ static bool qcow2_config(const struct vmm_opts *o, uint64_t size, struct abi_mea
     return true;
 }
 
-/* Resolve -O/-o into `cfg`; prints qemu-img's messages on failure. */
-static bool build_config(const struct measure_args *a, struct abi_measure_config *cfg)
+/* Resolve -O/-o into `page`; prints qemu-img's messages on failure. */
+static bool build_config(const struct measure_args *a, struct measure_page *page)
 {
+    struct abi_measure_config *cfg = &page->cfg;
     const char *out_fmt = a->out_fmt != NULL ? a->out_fmt : "raw";
     const struct vmm_target *t = vmm_target_find(out_fmt);
     struct vmm_opts opts = {0};
@@ -316,7 +327,15 @@ static bool build_config(const struct measure_args *a, struct abi_measure_config
     /* --size overrides -o size=; with a source, -o size= only feeds the
      * qcow2 size-limit check. */
     size = a->have_size ? a->img_size : opt_num(&opts, "size", 0);
-    memset(cfg, 0, sizeof(*cfg));
+    memset(page, 0, sizeof(*page));
+    page->ext = (struct abi_measure_ext){
+        .magic = ABI_MEASURE_EXT_MAGIC,
+        .size = sizeof(struct abi_measure_ext),
+        .flags = ABI_MEASURE_EXT_BLOCK_STATE_ZERO,
+        .vmdk_heads = 16,
+        .vmdk_strings_len = 3 + 1 + 10,
+        .vhdx_log_size = CALC_MIB,
+    };
     cfg->magic = ABI_MEASURE_CONFIG_MAGIC;
     cfg->target_format = t->abi_fmt;
     cfg->sector_size = 65536;
@@ -335,7 +354,7 @@ static bool build_config(const struct measure_args *a, struct abi_measure_config
         ok = vmm_luks_header_len(&opts, "", &cfg->luks_header_overhead);
         break;
     default:
-        ok = vmm_image_config(t->abi_fmt, &opts, size, cfg);
+        ok = vmm_image_config(t->abi_fmt, &opts, a->have_size, size, cfg, &page->ext);
         break;
     }
 out:
@@ -407,13 +426,14 @@ static const char *abi_target_name(uint32_t fmt)
     }
 }
 
-static int run_measure(const struct measure_args *a, const struct abi_measure_config *cfg,
+static int run_measure(const struct measure_args *a, const struct measure_page *page,
                        const struct vmm_device *dev)
 {
+    const struct abi_measure_config *cfg = &page->cfg;
     struct vmm_run_params p = {
         .op_name = "measure",
-        .config = cfg,
-        .config_len = sizeof(*cfg),
+        .config = page,
+        .config_len = sizeof(*page),
         .devices = dev,
         .device_count = dev != NULL ? 1 : 0,
         .timeout_ms = a->timeout_ms,
@@ -449,7 +469,14 @@ static int run_measure(const struct measure_args *a, const struct abi_measure_co
         vmm_error("measure failed: invalid option for target format '%s'", m->target_format);
         return VMM_EXIT_ERROR;
     default:
-        vmm_error("measure failed: invalid size for target format '%s'", m->target_format);
+        /* The size checks of qemu-img create, for the targets qemu-img cannot
+         * measure; for the others the host has checked already. */
+        if (cfg->target_format == ABI_FMT_VHDX)
+            vmm_error("Image size too large; max of 64TB");
+        else if (cfg->target_format == ABI_FMT_QCOW2)
+            vmm_error("The image size is too large (try using a larger cluster size)");
+        else
+            vmm_error("The image size is too large for file format '%s'", m->target_format);
         return VMM_EXIT_ERROR;
     }
 }
@@ -479,7 +506,7 @@ static bool open_source(const char *filename, struct vmm_device *dev)
 int vmm_cmd_measure(int argc, char **argv)
 {
     struct measure_args a = {0};
-    struct abi_measure_config cfg;
+    struct measure_page page;
     struct vmm_device dev = {.fd = -1};
     int rc;
 
@@ -489,9 +516,9 @@ int vmm_cmd_measure(int argc, char **argv)
     rc = VMM_EXIT_ERROR;
     if (a.filename != NULL && !open_source(a.filename, &dev))
         goto out;
-    if (!build_config(&a, &cfg))
+    if (!build_config(&a, &page))
         goto out;
-    rc = run_measure(&a, &cfg, a.filename != NULL ? &dev : NULL);
+    rc = run_measure(&a, &page, a.filename != NULL ? &dev : NULL);
 out:
     if (dev.fd >= 0)
         close(dev.fd);

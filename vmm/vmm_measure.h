@@ -28,6 +28,9 @@ const struct vmm_opt_desc *vmm_file_opts(void);
 bool vmm_object_add(const char *def);
 /* True if a secret object with this id was defined. */
 bool vmm_secret_exists(const char *id);
+/* qemu-img's checks when a secret is used as a passphrase: defined, and its
+ * bytes valid UTF-8.  Prints the message and returns false otherwise. */
+bool vmm_secret_usable(const char *id);
 void vmm_objects_free(void);
 
 /* LUKS header length for the encryption options in `opts` whose names start
@@ -36,9 +39,10 @@ void vmm_objects_free(void);
 bool vmm_luks_header_len(const struct vmm_opts *opts, const char *prefix, uint64_t *len);
 
 /* Resolve the -o options of the vmdk, vpc or vhdx target `fmt` into `cfg`
- * (vmm_image.c).  Prints qemu-img's message and returns false when invalid. */
+ * and `ext` (vmm_image.c); `size` is the --size value when have_size.  Prints qemu-img's message and returns false when invalid. */
 struct abi_measure_config;
-bool vmm_image_config(uint32_t fmt, const struct vmm_opts *o, uint64_t size,
-                      struct abi_measure_config *cfg);
+struct abi_measure_ext;
+bool vmm_image_config(uint32_t fmt, const struct vmm_opts *o, bool have_size, uint64_t size,
+                      struct abi_measure_config *cfg, struct abi_measure_ext *ext);
 
 #endif /* INSTAR_VMM_MEASURE_H */

@@ -109,24 +109,49 @@ enum calc_err calc_measure_luks(uint64_t header_len, const struct calc_input *in
                                 struct calc_result *out);
 
 /* ---- vmdk, vpc, vhdx (targets qemu-img cannot measure) ------------ */
-enum calc_vmdk_sub { CALC_VMDK_SPARSE, CALC_VMDK_STREAM, CALC_VMDK_FLAT };
+/* Upper bounds of what `qemu-img convert -O FMT` writes (apparent size of
+ * every file), exact wherever qemu's layout is deterministic; see
+ * docs/measure.md.  `data_units` counts target units with data. */
+enum calc_vmdk_sub { CALC_VMDK_SPARSE, CALC_VMDK_STREAM, CALC_VMDK_FLAT, CALC_VMDK_TWOGB_SPARSE,
+                     CALC_VMDK_TWOGB_FLAT };
+#define CALC_VMDK_GRAIN 65536u
+#define CALC_VMDK_MAX_SPARSE 281474943156224ull /* 256 TiB - 32 MiB: 32-bit grain count */
+#define CALC_VMDK_NAME_MAX 260u /* longest extent file name: NAME_MAX + "-flat" */
+
 struct calc_vmdk_opts {
     enum calc_vmdk_sub subformat;
-    uint64_t grain_size;   /* bytes; qemu-img always writes 64 KiB grains */
-};
-enum calc_vhd_sub { CALC_VHD_DYNAMIC, CALC_VHD_FIXED };
-struct calc_vpc_opts {
-    enum calc_vhd_sub subformat;
-    uint64_t block_size;   /* dynamic block bytes; 0 = 2 MiB */
-};
-struct calc_vhdx_opts {
-    enum calc_vhd_sub subformat;
-    uint64_t block_size;   /* bytes; 0 = automatic */
+    uint32_t heads;        /* descriptor geometry: 16 (ide) or 255 */
+    uint32_t strings_len;  /* adapter_type + hwversion + toolsversion text */
+    bool backing_file;     /* with a source, every grain counts */
 };
 
-/* The unit whose touched count calc_input.data_units holds, for a target. */
+enum calc_vhd_sub { CALC_VHD_DYNAMIC, CALC_VHD_FIXED };
+#define CALC_VPC_BLOCK 0x200000u
+#define CALC_VPC_MAX_SECTORS 0xFF000000ull /* 2040 GiB */
+
+struct calc_vpc_opts {
+    enum calc_vhd_sub subformat;
+    bool force_size;       /* no CHS rounding */
+};
+
+#define CALC_MIB 0x100000ull
+#define CALC_VHDX_MAX_SIZE (64ull << 40)
+#define CALC_VHDX_MAX_BLOCK (256ull << 20)
+
+struct calc_vhdx_opts {
+    enum calc_vhd_sub subformat;
+    uint64_t block_size;   /* bytes, a power of two 1..256 MiB; 0 = automatic */
+    uint64_t log_size;     /* bytes, a multiple of 1 MiB */
+    bool block_state_zero; /* qemu's default: fixed images grow on write */
+};
+
+/* Sectors the vpc driver gives a disk of `size` bytes (CHS rounding unless
+ * force_size).  Returns CALC_OK or CALC_ERR_INVALID_SIZE above 2040 GiB. */
 __attribute__((warn_unused_result))
-enum calc_err calc_vmdk_unit(const struct calc_vmdk_opts *o, uint64_t *unit);
+enum calc_err calc_vpc_sectors(uint64_t size, bool force_size, uint64_t *sectors);
+/* The block size vhdx uses for a disk of `size` bytes. */
+uint64_t calc_vhdx_block_size(const struct calc_vhdx_opts *o, uint64_t size);
+
 __attribute__((warn_unused_result))
 enum calc_err calc_measure_vmdk(const struct calc_vmdk_opts *o, const struct calc_input *in,
                                 struct calc_result *out);

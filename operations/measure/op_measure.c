@@ -28,6 +28,7 @@ static enum calc_prealloc prealloc_of(uint32_t flags)
 
 /* Run the calculator for the configured target. */
 static enum calc_err measure_target(const struct abi_measure_config *cfg,
+                                    const struct abi_measure_ext *ext,
                                     const struct calc_input *in, struct calc_result *out)
 {
     switch (cfg->target_format) {
@@ -51,7 +52,7 @@ static enum calc_err measure_target(const struct abi_measure_config *cfg,
     case ABI_FMT_LUKS:
         return calc_measure_luks(cfg->luks_header_overhead, in, out);
     default:
-        return op_measure_image_target(cfg, in, out);
+        return op_measure_image_target(cfg, ext, in, out);
     }
 }
 
@@ -76,6 +77,7 @@ __attribute__((section(".text.entry"))) uint64_t op_entry(const struct abi_call_
 {
     const struct abi_measure_config *cfg;
     struct abi_measure_config c;
+    struct abi_measure_ext ext;
     struct calc_input in = {0};
     struct calc_result res = {0};
     uint32_t len = 0;
@@ -90,6 +92,7 @@ __attribute__((section(".text.entry"))) uint64_t op_entry(const struct abi_call_
     c = *cfg;
     if (c.magic != ABI_MEASURE_CONFIG_MAGIC)
         return finish(ct, ABI_FMT_UNKNOWN, CALC_ERR_INVALID_OPTION, &res);
+    op_measure_ext(cfg, len, &ext);
     if ((c.flags & ABI_MEASURE_FLAG_SIZE_MODE) || c.virtual_size_override != 0) {
         in.virtual_size = c.virtual_size_override;
         in.from_source = false;
@@ -98,5 +101,5 @@ __attribute__((section(".text.entry"))) uint64_t op_entry(const struct abi_call_
                        "measuring a source image is not supported yet; use --size");
         return 1;
     }
-    return finish(ct, c.target_format, measure_target(&c, &in, &res), &res);
+    return finish(ct, c.target_format, measure_target(&c, &ext, &in, &res), &res);
 }

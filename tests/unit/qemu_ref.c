@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -89,4 +91,42 @@ int qemu_ref_size(const char *s, uint64_t *out, bool *warned)
     }
     free(res);
     return rc;
+}
+
+int64_t qemu_ref_create_size(const char *fmt, const char *opts, uint64_t size)
+{
+    char dir[] = "/tmp/instar-create-XXXXXX";
+    char *cmd;
+    char *out;
+    int status;
+    int64_t total = 0;
+    DIR *d;
+    struct dirent *e;
+
+    if (mkdtemp(dir) == NULL)
+        abort();
+    if (asprintf(&cmd, "cd %s && qemu-img create -q -f %s %s%s%s img %" PRIu64 " 2>&1", dir, fmt,
+                 opts[0] ? "-o '" : "", opts, opts[0] ? "'" : "", size) < 0)
+        abort();
+    out = run(cmd, &status);
+    free(cmd);
+    free(out);
+    d = opendir(dir);
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        char *path;
+        struct stat st;
+
+        if (e->d_name[0] == '.')
+            continue;
+        if (asprintf(&path, "%s/%s", dir, e->d_name) < 0)
+            abort();
+        if (stat(path, &st) == 0)
+            total += st.st_size;
+        unlink(path);
+        free(path);
+    }
+    if (d != NULL)
+        closedir(d);
+    rmdir(dir);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? total : -1;
 }

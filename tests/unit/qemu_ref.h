@@ -16,4 +16,8 @@ bool qemu_ref_measure(const char *args, uint64_t *required, uint64_t *fully);
  * printed a warning. */
 int qemu_ref_size(const char *s, uint64_t *out, bool *warned);
 
+/* Apparent size of the files `qemu-img create -f fmt -o opts NAME size`
+ * writes (opts may be ""), or -1 when qemu-img fails. */
+int64_t qemu_ref_create_size(const char *fmt, const char *opts, uint64_t size);
+
 #endif /* INSTAR_QEMU_REF_H */

@@ -278,6 +278,100 @@ START_TEST(tracker_counts_touched_units)
 }
 END_TEST
 
+/* vpc: CHS rounding around every geometry switch and the size limit. */
+START_TEST(vpc_matches_qemu_create)
+{
+    static const uint64_t sizes[] = {
+        0, 1, 512, 1ull << 20, (1ull << 20) + 1, 64ull << 20, 1000000007ull, 1ull << 30,
+        /* spt 17 -> 31 -> 63 -> 255 switch points, in sectors x 512 */
+        65535ull * 16 * 17 * 512, 65535ull * 16 * 17 * 512 + 512, 1024ull * 16 * 31 * 512,
+        1024ull * 16 * 31 * 512 + 512, 65535ull * 16 * 63 * 512 - 512,
+        65535ull * 16 * 63 * 512, 65535ull * 16 * 255 * 512, 65535ull * 16 * 255 * 512 + 512,
+        200000000001ull, 2190433320960ull,
+    };
+    struct calc_result r;
+
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        for (int fixed = 0; fixed <= 1; fixed++) {
+            for (int force = 0; force <= 1; force++) {
+                struct calc_vpc_opts o = {fixed ? CALC_VHD_FIXED : CALC_VHD_DYNAMIC, force};
+                struct calc_input in = {.virtual_size = sizes[i]};
+                char opts[64];
+                int64_t real;
+
+                if (fixed && sizes[i] > (2ull << 30))
+                    continue; /* a fixed file would really be written */
+                snprintf(opts, sizeof(opts), "subformat=%s,force_size=%s",
+                         fixed ? "fixed" : "dynamic", force ? "on" : "off");
+                real = qemu_ref_create_size("vpc", opts, sizes[i]);
+                ck_assert_int_eq(calc_measure_vpc(&o, &in, &r), CALC_OK);
+                ck_assert_msg((int64_t)r.required == real, "vpc %s %" PRIu64 ": %" PRIu64
+                              " != %" PRId64, opts, sizes[i], r.required, real);
+            }
+        }
+    }
+    {
+        struct calc_vpc_opts o = {CALC_VHD_DYNAMIC, false};
+        struct calc_input in = {.virtual_size = 2190433320961ull};
+
+        ck_assert_int_eq(qemu_ref_create_size("vpc", "", in.virtual_size), -1);
+        ck_assert_int_eq(calc_measure_vpc(&o, &in, &r), CALC_ERR_INVALID_SIZE);
+    }
+}
+END_TEST
+
+START_TEST(vhdx_and_vmdk_match_qemu_create)
+{
+    static const uint64_t sizes[] = {0,           1,           1ull << 20,   1ull << 30,
+                                     (1ull << 30) + 512, 4294967808ull, 100ull << 30,
+                                     (100ull << 30) + 512, 14ull << 40, 32ull << 40,
+                                     (32ull << 40) + 512, 64ull << 40};
+    struct calc_result r;
+
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        struct calc_vhdx_opts x = {CALC_VHD_DYNAMIC, 0, CALC_MIB, true};
+        struct calc_vmdk_opts v = {CALC_VMDK_SPARSE, 16, 14, false};
+        struct calc_input in = {.virtual_size = sizes[i]};
+
+        ck_assert_int_eq(calc_measure_vhdx(&x, &in, &r), CALC_OK);
+        ck_assert_int_eq((int64_t)r.required, qemu_ref_create_size("vhdx", "", sizes[i]));
+        x.block_size = CALC_MIB;
+        x.log_size = 3 * CALC_MIB;
+        ck_assert_int_eq(calc_measure_vhdx(&x, &in, &r), CALC_OK);
+        ck_assert_int_eq((int64_t)r.required,
+                         qemu_ref_create_size("vhdx", "block_size=1M,log_size=3M", sizes[i]));
+        ck_assert_int_eq(calc_measure_vmdk(&v, &in, &r), CALC_OK);
+        ck_assert_int_eq((int64_t)r.required, qemu_ref_create_size("vmdk", "", sizes[i]));
+    }
+}
+END_TEST
+
+START_TEST(image_targets_count_data_units)
+{
+    struct calc_input in = {.virtual_size = 64ull << 20, .from_source = true, .data_units = 5};
+    struct calc_vpc_opts p = {CALC_VHD_DYNAMIC, false};
+    struct calc_vhdx_opts x = {CALC_VHD_DYNAMIC, 0, CALC_MIB, true};
+    struct calc_vmdk_opts v = {CALC_VMDK_SPARSE, 16, 14, false};
+    struct calc_result r;
+
+    /* File sizes `qemu-img convert` wrote from 64 MiB sources with scattered
+     * data (docs/measure.md, "experiments"): vpc with 5 blocks, vhdx with 4. */
+    ck_assert_int_eq(calc_measure_vpc(&p, &in, &r), CALC_OK);
+    ck_assert_uint_eq(r.required, 10490880);
+    ck_assert_uint_eq(r.unit_size, 2u << 20);
+    in.data_units = 4;
+    ck_assert_int_eq(calc_measure_vhdx(&x, &in, &r), CALC_OK);
+    ck_assert_uint_eq(r.unit_size, 8u << 20);
+    ck_assert_uint_eq(r.required, 41943040);
+    in.data_units = 1025; /* more grains than the disk has */
+    ck_assert_int_eq(calc_measure_vmdk(&v, &in, &r), CALC_ERR_INVALID_SIZE);
+    in.data_units = 1024;
+    v.backing_file = true;
+    ck_assert_int_eq(calc_measure_vmdk(&v, &in, &r), CALC_OK);
+    ck_assert_uint_eq(r.required, r.fully_allocated);
+}
+END_TEST
+
 static Suite *calc_suite(void)
 {
     Suite *s = suite_create("calc");
@@ -295,6 +389,12 @@ static Suite *calc_suite(void)
     tcase_add_test(tc, raw_matches_qemu);
     tcase_add_test(tc, luks_header_lengths);
     tcase_add_test(tc, luks_target);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("images");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, vpc_matches_qemu_create);
+    tcase_add_test(tc, vhdx_and_vmdk_match_qemu_create);
+    tcase_add_test(tc, image_targets_count_data_units);
     suite_add_tcase(s, tc);
     tc = tcase_create("tracker");
     tcase_add_test(tc, tracker_counts_touched_units);

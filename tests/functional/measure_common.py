@@ -1,0 +1,59 @@
+"""measure_common.py: helpers shared by the functional tests: run instar and
+qemu-img side by side and compare what a user would see."""
+import os
+import re
+import subprocess
+import time
+
+QEMU_NOISE = re.compile(r"^qemu: module .* not found, do you want to install .*$\n?", re.M)
+QEMU_FLAKE = "Unable to get accurate CPU usage"
+
+
+def run(argv, env=None, timeout=120):
+    start = time.monotonic()
+    p = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout)
+    return p, time.monotonic() - start
+
+
+def run_qemu(args, retries=6):
+    """qemu-img measure <args>; retries qemu-img's random LUKS benchmark
+    failure, which is noise, not behaviour (docs/quirks.md)."""
+    for _ in range(retries):
+        p, _ = run(["qemu-img", "measure"] + args)
+        if QEMU_FLAKE not in p.stderr:
+            return p
+    raise RuntimeError(f"qemu-img kept failing with '{QEMU_FLAKE}': {args}")
+
+
+def normalise_qemu_stderr(text):
+    """qemu-img's stderr as instar prints it: instar's program name, and
+    without qemu's hint about optional module packages."""
+    text = QEMU_NOISE.sub("", text)
+    return re.sub(r"^qemu-img: ", "instar: ", text, flags=re.M)
+
+
+def is_help(p):
+    return p.returncode == 0 and p.stdout.startswith("qemu-img version")
+
+
+def compare(instar, args, env=None):
+    """Run both; return a list of differences (empty when identical)."""
+    q = run_qemu(args)
+    i, _ = run([instar, "measure"] + args, env=env)
+    diffs = []
+    if i.returncode != q.returncode:
+        diffs.append(f"exit {i.returncode} != qemu-img {q.returncode}")
+    want_err = normalise_qemu_stderr(q.stderr)
+    if i.stderr != want_err:
+        diffs.append(f"stderr {i.stderr!r} != qemu-img {want_err!r}")
+    if is_help(q):
+        # Usage text: instar prints its own (docs/quirks.md); both go to stdout.
+        if not i.stdout.startswith("instar version"):
+            diffs.append(f"help text missing: {i.stdout[:80]!r}")
+    elif i.stdout != q.stdout:
+        diffs.append(f"stdout {i.stdout!r} != qemu-img {q.stdout!r}")
+    return diffs
+
+
+def kvm_available():
+    return os.access("/dev/kvm", os.R_OK | os.W_OK)
