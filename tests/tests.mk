@@ -5,7 +5,7 @@ TEST_CFLAGS := -std=gnu11 -O1 -g $(HOST_INC) -Itests/unit -Itests/mock -Ioperati
 	$(filter-out -Wmissing-prototypes,$(WARNINGS)) -MMD -MP $(SAN_CFLAGS)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -lpthread)
 
-UNIT_TESTS := $(TB)/test_calc $(TB)/test_cli $(TB)/test_wire $(TB)/test_op_measure
+UNIT_TESTS := $(TB)/test_calc $(TB)/test_cli $(TB)/test_argv $(TB)/test_wire $(TB)/test_op_measure
 
 $(TB)/test_calc: tests/unit/test_calc.c tests/unit/qemu_ref.c $(CALC_SRCS) | $(DEPS_STAMP)
 	$(call msg,TEST-CC,$@)
@@ -17,6 +17,13 @@ $(TB)/test_cli: tests/unit/test_cli.c tests/unit/qemu_ref.c vmm/vmm_size.c vmm/v
 	$(call msg,TEST-CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(HOSTCC) $(TEST_CFLAGS) $^ $(CHECK_LIBS) -o $@
+
+$(TB)/test_argv: tests/unit/test_argv.c $(filter-out vmm/vmm_main.c,$(VMM_SRCS)) $(WIRE_SRCS) \
+		$(CALC_SRCS) $(GEN_PBC)/guest.pb-c.c | $(DEPS_STAMP)
+	$(call msg,TEST-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOSTCC) $(TEST_CFLAGS) -DINSTAR_VERSION='"test"' -Wno-cast-qual $^ $(CHECK_LIBS) \
+		-lprotobuf-c -o $@
 
 $(TB)/test_wire: tests/unit/test_wire.c vmm/vmm_proto.c vmm/vmm_log.c $(WIRE_SRCS) \
 		$(GEN_PBC)/guest.pb-c.c | $(DEPS_STAMP)
@@ -51,7 +58,14 @@ hostile: all $(HOSTILE_BIN)
 	$(Q)$(PYTHON) tests/functional/test_hostile.py --instar $(BUILD)/instar \
 		--core $(BUILD)/core.bin --guest $(HOSTILE_BIN)
 
-check: all size-gate unit functional hostile
+# The installed layout finds its blobs in <prefix>/lib/instar.
+install-check: all
+	$(Q)rm -rf $(TB)/stage && $(MAKE) -s install DESTDIR=$(abspath $(TB)/stage) PREFIX=/usr >/dev/null
+	$(Q)out=$$(env -u INSTAR_BLOB_DIR $(TB)/stage/usr/bin/instar measure --size 1G -O qcow2) && \
+		want=$$(qemu-img measure --size 1G -O qcow2) && [ "$$out" = "$$want" ] && \
+		echo "install-check: installed instar finds its blobs and measures like qemu-img"
+
+check: all size-gate unit functional hostile install-check
 	@echo "make check: all tests passed"
 
 test: check

@@ -89,6 +89,18 @@ static void set_outcome(struct vm *vm, enum vmm_outcome o, const char *fmt, ...)
 
 /* ---- setup ------------------------------------------------------------- */
 
+/* Which hypervisor backs /dev/kvm (platform.md: timings differ a lot). */
+static const char *kvm_backend(void)
+{
+    if (access("/sys/module/kvm_pvm", F_OK) == 0)
+        return "kvm_pvm (CPL0 emulated, CPL3 native)";
+    if (access("/sys/module/kvm_intel", F_OK) == 0)
+        return "kvm_intel (hardware)";
+    if (access("/sys/module/kvm_amd", F_OK) == 0)
+        return "kvm_amd (hardware)";
+    return "unknown";
+}
+
 static bool kvm_open(struct vm *vm)
 {
     int mmap_size;
@@ -115,6 +127,8 @@ static bool kvm_open(struct vm *vm)
         return false;
     }
     vm->run_size = (size_t)mmap_size;
+    if (vmm_debug_enabled)
+        vmm_debug("kvm backend: %s", kvm_backend());
     return true;
 }
 

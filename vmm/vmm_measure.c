@@ -40,22 +40,8 @@ enum {
     OPTION_TIMEOUT,
 };
 
-struct measure_args {
-    bool json;
-    const char *fmt;
-    const char *out_fmt;
-    char *options;           /* accumulated -o lists, joined with ',' */
-    const char *snapshot_name;
-    bool snapshot_opts;
-    bool image_opts;
-    bool have_size;
-    uint64_t img_size;
-    const char *filename;
-    uint32_t timeout_ms;
-};
-
 /* qemu-img's accumulate_options(). */
-static bool accumulate_options(struct measure_args *a, const char *arg)
+static bool accumulate_options(struct vmm_measure_args *a, const char *arg)
 {
     char *joined;
 
@@ -106,8 +92,7 @@ static bool parse_timeout(const char *arg, uint32_t *ms)
     return true;
 }
 
-/* Returns -1 to go on, or the process exit status. */
-static int parse_argv(int argc, char **argv, struct measure_args *a)
+int vmm_measure_parse_argv(int argc, char **argv, struct vmm_measure_args *a)
 {
     static const struct option long_options[] = {
         {"help", no_argument, 0, 'h'},
@@ -299,7 +284,7 @@ static bool qcow2_config(const struct vmm_opts *o, uint64_t size, struct abi_mea
 }
 
 /* Resolve -O/-o into `page`; prints qemu-img's messages on failure. */
-static bool build_config(const struct measure_args *a, struct measure_page *page)
+static bool build_config(const struct vmm_measure_args *a, struct measure_page *page)
 {
     struct abi_measure_config *cfg = &page->cfg;
     const char *out_fmt = a->out_fmt != NULL ? a->out_fmt : "raw";
@@ -364,7 +349,7 @@ out:
 
 /* ---- running and printing ------------------------------------------------ */
 
-static void print_result(const struct measure_args *a, const struct vmm_measure_msg *m)
+static void print_result(const struct vmm_measure_args *a, const struct vmm_measure_msg *m)
 {
     if (a->json) {
         /* qemu prints these QAPI ints as signed 64-bit numbers. */
@@ -377,7 +362,7 @@ static void print_result(const struct measure_args *a, const struct vmm_measure_
 }
 
 /* Print why a guest run failed; returns the exit status. */
-static int report_failure(const struct measure_args *a, const struct vmm_run_result *r)
+static int report_failure(const struct vmm_measure_args *a, const struct vmm_run_result *r)
 {
     const struct vmm_guest_report *rep = &r->report;
 
@@ -426,7 +411,7 @@ static const char *abi_target_name(uint32_t fmt)
     }
 }
 
-static int run_measure(const struct measure_args *a, const struct measure_page *page,
+static int run_measure(const struct vmm_measure_args *a, const struct measure_page *page,
                        const struct vmm_device *dev)
 {
     const struct abi_measure_config *cfg = &page->cfg;
@@ -505,12 +490,12 @@ static bool open_source(const char *filename, struct vmm_device *dev)
 
 int vmm_cmd_measure(int argc, char **argv)
 {
-    struct measure_args a = {0};
+    struct vmm_measure_args a = {0};
     struct measure_page page;
     struct vmm_device dev = {.fd = -1};
     int rc;
 
-    rc = parse_argv(argc, argv, &a);
+    rc = vmm_measure_parse_argv(argc, argv, &a);
     if (rc >= 0)
         goto out;
     rc = VMM_EXIT_ERROR;

@@ -17,6 +17,26 @@ struct vmm_target {
     const struct vmm_opt_desc *opts; /* creation options; NULL for NO_CREATE */
 };
 
+/* The measure command's arguments after parsing. */
+struct vmm_measure_args {
+    bool json;
+    const char *fmt;           /* -f */
+    const char *out_fmt;       /* -O; NULL means raw */
+    char *options;             /* accumulated -o lists, joined with ',' (owned) */
+    const char *snapshot_name; /* -l NAME */
+    bool snapshot_opts;        /* -l snapshot.id=...,snapshot.name=... */
+    bool image_opts;
+    bool have_size;
+    uint64_t img_size;
+    const char *filename;
+    uint32_t timeout_ms;       /* 0 = default */
+};
+
+/* Parse `measure` argv (argv[0] is "measure") in qemu-img's order, with its
+ * messages.  Returns -1 to go on, or the exit status to end with (0 after
+ * printing the usage text).  Free a->options afterwards. */
+int vmm_measure_parse_argv(int argc, char **argv, struct vmm_measure_args *a);
+
 /* The target called `name` (case-sensitive), or NULL. */
 const struct vmm_target *vmm_target_find(const char *name);
 /* The file protocol's creation options, appended to every target's. */

@@ -547,7 +547,7 @@ err:
 
 bool vmm_object_add(const char *def)
 {
-    struct kv kv[MAX_KEYS];
+    struct kv kv[MAX_KEYS] = {{0}};
     int n = def[0] == '{' ? split_json(def, kv) : split_keyval(def, kv);
     const char *type;
     bool ok = false;

@@ -53,6 +53,68 @@ def run(instar, blob_dir, mode, timeout_s=1):
     return p, time.monotonic() - start
 
 
+def fnv1a(data):
+    h = 0xcbf29ce484222325
+    for b in data:
+        h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def data_bytes(path):
+    """Bytes of the file inside SEEK_DATA extents, as the host reports them."""
+    size = os.path.getsize(path)
+    total, off = 0, 0
+    with open(path, "rb") as f:
+        fd = f.fileno()
+        while off < size:
+            try:
+                start = os.lseek(fd, off, os.SEEK_DATA)
+            except OSError:
+                break
+            end = os.lseek(fd, start, os.SEEK_HOLE)
+            total += min(end, size) - start
+            off = end
+    return total
+
+
+def check_devices(instar, blob_dir):
+    """The source-mode path of the test blob reads the whole device through
+    core's read and extent services; its hash and data count must match."""
+    failures = 0
+    with tempfile.TemporaryDirectory(prefix="instar-dev-") as tmp:
+        layouts = {
+            "empty": [],
+            "one-byte": [(0, b"x")],
+            "sparse": [(0, os.urandom(4096)), (5 << 20, os.urandom(70000)),
+                       (20 << 20, os.urandom(8192))],
+            "dense-odd": [(0, os.urandom((9 << 20) + 12345))],
+        }
+        for name, writes in layouts.items():
+            path = os.path.join(tmp, name + ".img")
+            with open(path, "wb") as f:
+                f.truncate((24 << 20) + 777 if name == "sparse" else 0)
+                for off, blob in writes:
+                    f.seek(off)
+                    f.write(blob)
+            content = open(path, "rb").read()
+            h = fnv1a(content)
+            want = (f"required size: {data_bytes(path)}\n"
+                    f"fully allocated size: {h | (1 << 63)}\n")
+            env = dict(os.environ, INSTAR_BLOB_DIR=blob_dir)
+            p = subprocess.run([instar, "measure", "-O", "raw", path], env=env,
+                               capture_output=True, text=True, timeout=60)
+            problems = []
+            if p.returncode != 0 or p.stdout != want:
+                problems.append(f"exit {p.returncode}, stdout {p.stdout!r}, want {want!r}, "
+                                f"stderr {p.stderr!r}")
+            state = "ok  " if not problems else "FAIL"
+            print(f"{state} device {name:10s} {len(content):9d} bytes, "
+                  f"{data_bytes(path):9d} in data extents" +
+                  ("" if not problems else ": " + "; ".join(problems)))
+            failures += bool(problems)
+    return failures, len(layouts)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--instar", required=True)
@@ -66,6 +128,7 @@ def main():
     shutil.copy(args.core, os.path.join(blob_dir, "core.bin"))
     shutil.copy(args.guest, os.path.join(blob_dir, "measure.bin"))
     failures = 0
+    device_cases = 0
     try:
         for mode, (status, pattern, what) in sorted(CASES.items()):
             p, elapsed = run(os.path.abspath(args.instar), blob_dir, mode)
@@ -91,9 +154,12 @@ def main():
             print(f"{'ok  ' if ok else 'FAIL'} mode {mode:3d} {'control':32s} "
                   f"{elapsed * 1000:7.0f} ms" + ("" if ok else f": {p.returncode} {p.stderr!r}"))
             failures += not ok
+        device_failures, device_cases = check_devices(os.path.abspath(args.instar), blob_dir)
+        failures += device_failures
     finally:
         shutil.rmtree(blob_dir)
-    print(f"hostile guests: {len(CASES) + 2 - failures} passed, {failures} failed")
+    total = len(CASES) + 2 + device_cases
+    print(f"hostile guests and device services: {total - failures} passed, {failures} failed")
     return 1 if failures else 0
 
 
