@@ -7,25 +7,25 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubu
 
 UNIT_TESTS := $(TB)/test_calc $(TB)/test_cli $(TB)/test_argv $(TB)/test_wire $(TB)/test_op_measure
 
-$(TB)/test_calc: tests/unit/test_calc.c tests/unit/qemu_ref.c $(CALC_SRCS) | $(DEPS_STAMP)
+$(TB)/test_calc: tests/unit/test_calc.c tests/unit/test_util.c tests/unit/qemu_ref.c $(CALC_SRCS) | $(DEPS_STAMP)
 	$(call msg,TEST-CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(HOSTCC) $(TEST_CFLAGS) $^ $(CHECK_LIBS) -o $@
 
-$(TB)/test_cli: tests/unit/test_cli.c tests/unit/qemu_ref.c vmm/vmm_size.c vmm/vmm_opts.c \
+$(TB)/test_cli: tests/unit/test_cli.c tests/unit/test_util.c tests/unit/qemu_ref.c vmm/vmm_size.c vmm/vmm_opts.c \
 		vmm/vmm_log.c | $(DEPS_STAMP)
 	$(call msg,TEST-CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(HOSTCC) $(TEST_CFLAGS) $^ $(CHECK_LIBS) -o $@
 
-$(TB)/test_argv: tests/unit/test_argv.c $(filter-out vmm/vmm_main.c,$(VMM_SRCS)) $(WIRE_SRCS) \
+$(TB)/test_argv: tests/unit/test_argv.c tests/unit/test_util.c $(filter-out vmm/vmm_main.c,$(VMM_SRCS)) $(WIRE_SRCS) \
 		$(CALC_SRCS) $(GEN_PBC)/guest.pb-c.c | $(DEPS_STAMP)
 	$(call msg,TEST-CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(HOSTCC) $(TEST_CFLAGS) -DINSTAR_VERSION='"test"' -Wno-cast-qual $^ $(CHECK_LIBS) \
 		-lprotobuf-c -o $@
 
-$(TB)/test_wire: tests/unit/test_wire.c vmm/vmm_proto.c vmm/vmm_log.c $(WIRE_SRCS) \
+$(TB)/test_wire: tests/unit/test_wire.c tests/unit/test_util.c vmm/vmm_proto.c vmm/vmm_log.c $(WIRE_SRCS) \
 		$(GEN_PBC)/guest.pb-c.c | $(DEPS_STAMP)
 	$(call msg,TEST-CC,$@)
 	$(Q)mkdir -p $(@D)

@@ -80,6 +80,10 @@ bool vmm_opts_parse(struct vmm_opts *opts, const char *list, const struct vmm_op
                     const struct vmm_opt_desc *more);
 /* The last occurrence of `name`, or NULL. */
 const struct vmm_opt *vmm_opts_get(const struct vmm_opts *opts, const char *name);
+/* The last value of `name`: its text (or NULL), its number, its bool. */
+const char *vmm_opts_str(const struct vmm_opts *opts, const char *name);
+uint64_t vmm_opts_num(const struct vmm_opts *opts, const char *name, uint64_t dflt);
+bool vmm_opts_bool(const struct vmm_opts *opts, const char *name, bool dflt);
 void vmm_opts_free(struct vmm_opts *opts);
 
 /* ---- guest memory (vmm_mem.c) ------------------------------------------ */

@@ -11,20 +11,6 @@
 #include "calc.h"
 #include "vmm_measure.h"
 
-static const char *str(const struct vmm_opts *o, const char *name)
-{
-    const struct vmm_opt *x = vmm_opts_get(o, name);
-
-    return x != NULL ? x->value : NULL;
-}
-
-static bool flag(const struct vmm_opts *o, const char *name, bool dflt)
-{
-    const struct vmm_opt *x = vmm_opts_get(o, name);
-
-    return x != NULL ? x->boolean : dflt;
-}
-
 static int index_of(const char *v, const char *const *names)
 {
     for (int i = 0; names[i] != NULL; i++) {
@@ -42,12 +28,12 @@ static bool vmdk_config(const struct vmm_opts *o, struct abi_measure_config *cfg
                                              "monolithicFlat", "twoGbMaxExtentSparse",
                                              "twoGbMaxExtentFlat", NULL};
     static const char *const adapters[] = {"ide", "lsilogic", "buslogic", "legacyESX", NULL};
-    const char *sub = str(o, "subformat");
-    const char *adapter = str(o, "adapter_type");
-    const char *hw = str(o, "hwversion");
-    const char *tools = str(o, "toolsversion");
-    const char *backing_fmt = str(o, "backing_fmt");
-    bool compat6 = flag(o, "compat6", false);
+    const char *sub = vmm_opts_str(o, "subformat");
+    const char *adapter = vmm_opts_str(o, "adapter_type");
+    const char *hw = vmm_opts_str(o, "hwversion");
+    const char *tools = vmm_opts_str(o, "toolsversion");
+    const char *backing_fmt = vmm_opts_str(o, "backing_fmt");
+    bool compat6 = vmm_opts_bool(o, "compat6", false);
     int s = sub != NULL ? index_of(sub, subformats) : (int)ABI_VMDK_MONOLITHIC_SPARSE;
 
     if (adapter == NULL)
@@ -67,7 +53,7 @@ static bool vmdk_config(const struct vmm_opts *o, struct abi_measure_config *cfg
         return false;
     }
     if ((s == ABI_VMDK_MONOLITHIC_FLAT || s == ABI_VMDK_TWOGB_FLAT) &&
-        flag(o, "zeroed_grain", false)) {
+        vmm_opts_bool(o, "zeroed_grain", false)) {
         vmm_error("Flat image can't enable zeroed grain");
         return false;
     }
@@ -76,7 +62,7 @@ static bool vmdk_config(const struct vmm_opts *o, struct abi_measure_config *cfg
         return false;
     }
     /* The backing file is never opened: it only makes every grain count. */
-    if (str(o, "backing_file") != NULL)
+    if (vmm_opts_str(o, "backing_file") != NULL)
         cfg->flags |= ABI_MEASURE_FLAG_BACKING;
     cfg->vmdk_subformat = (uint8_t)s;
     cfg->vmdk_grain_size = CALC_VMDK_GRAIN;
@@ -91,7 +77,7 @@ static bool vmdk_config(const struct vmm_opts *o, struct abi_measure_config *cfg
 static bool vhd_subformat(const struct vmm_opts *o, struct abi_measure_config *cfg)
 {
     static const char *const subformats[] = {"dynamic", "fixed", NULL}; /* ABI_VHD_* */
-    const char *sub = str(o, "subformat");
+    const char *sub = vmm_opts_str(o, "subformat");
     int s = sub != NULL ? index_of(sub, subformats) : (int)ABI_VHD_DYNAMIC;
 
     if (s < 0) {
@@ -139,7 +125,7 @@ static bool vhdx_config(const struct vmm_opts *o, bool have_size, uint64_t size,
     }
     cfg->block_size = (uint32_t)block;
     ext->vhdx_log_size = log_size;
-    if (!flag(o, "block_state_zero", true))
+    if (!vmm_opts_bool(o, "block_state_zero", true))
         ext->flags &= ~ABI_MEASURE_EXT_BLOCK_STATE_ZERO;
     return true;
 }
@@ -153,7 +139,7 @@ bool vmm_image_config(uint32_t fmt, const struct vmm_opts *o, bool have_size, ui
     case ABI_FMT_VHD:
         if (!vhd_subformat(o, cfg))
             return false;
-        if (flag(o, "force_size", false))
+        if (vmm_opts_bool(o, "force_size", false))
             ext->flags |= ABI_MEASURE_EXT_FORCE_SIZE;
         return true;
     case ABI_FMT_VHDX:

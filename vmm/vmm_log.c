@@ -6,26 +6,30 @@
 const char *vmm_progname = "instar";
 bool vmm_debug_enabled;
 
+/* "<prog>: <kind><message>\n", as qemu's error_report and warn_report. */
+static void vlog(const char *kind, const char *fmt, va_list ap)
+{
+    fprintf(stderr, "%s: %s", vmm_progname, kind);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 void vmm_error(const char *fmt, ...)
 {
     va_list ap;
 
-    fprintf(stderr, "%s: ", vmm_progname);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vlog("", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
 }
 
 void vmm_warn(const char *fmt, ...)
 {
     va_list ap;
 
-    fprintf(stderr, "%s: warning: ", vmm_progname);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vlog("warning: ", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
 }
 
 void vmm_debug(const char *fmt, ...)
@@ -34,9 +38,7 @@ void vmm_debug(const char *fmt, ...)
 
     if (!vmm_debug_enabled)
         return;
-    fprintf(stderr, "%s: debug: ", vmm_progname);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vlog("debug: ", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
 }

@@ -51,11 +51,9 @@ static const char *const ivgens[] = {"plain", "plain64", "essiv", NULL};
 static const char *get(const struct vmm_opts *o, const char *prefix, const char *key)
 {
     char name[64];
-    const struct vmm_opt *x;
 
     snprintf(name, sizeof(name), "%s%s", prefix, key);
-    x = vmm_opts_get(o, name);
-    return x != NULL ? x->value : NULL;
+    return vmm_opts_str(o, name);
 }
 
 static bool in_list(const char *v, const char *const *list)

@@ -186,37 +186,16 @@ int vmm_measure_parse_argv(int argc, char **argv, struct vmm_measure_args *a)
 
 /* ---- target options --------------------------------------------------- */
 
-static const char *opt_str(const struct vmm_opts *o, const char *name)
-{
-    const struct vmm_opt *x = vmm_opts_get(o, name);
-
-    return x != NULL ? x->value : NULL;
-}
-
-static uint64_t opt_num(const struct vmm_opts *o, const char *name, uint64_t dflt)
-{
-    const struct vmm_opt *x = vmm_opts_get(o, name);
-
-    return x != NULL ? x->number : dflt;
-}
-
-static bool opt_bool(const struct vmm_opts *o, const char *name, bool dflt)
-{
-    const struct vmm_opt *x = vmm_opts_get(o, name);
-
-    return x != NULL ? x->boolean : dflt;
-}
-
 /* qcow2_measure()'s option checks, in its order. */
 static bool qcow2_config(const struct vmm_opts *o, uint64_t size, struct abi_measure_config *cfg)
 {
-    bool extl2 = opt_bool(o, "extended_l2", false);
-    uint64_t cluster = opt_num(o, "cluster_size", CALC_Q2_DEFAULT_CLUSTER);
-    const char *compat = opt_str(o, "compat");
+    bool extl2 = vmm_opts_bool(o, "extended_l2", false);
+    uint64_t cluster = vmm_opts_num(o, "cluster_size", CALC_Q2_DEFAULT_CLUSTER);
+    const char *compat = vmm_opts_str(o, "compat");
     bool v3 = true;
-    uint64_t refcount_bits = opt_num(o, "refcount_bits", CALC_Q2_DEFAULT_REFCOUNT_BITS);
-    const char *prealloc = opt_str(o, "preallocation");
-    const char *encrypt = opt_str(o, "encrypt.format");
+    uint64_t refcount_bits = vmm_opts_num(o, "refcount_bits", CALC_Q2_DEFAULT_REFCOUNT_BITS);
+    const char *prealloc = vmm_opts_str(o, "preallocation");
+    const char *encrypt = vmm_opts_str(o, "encrypt.format");
     uint32_t flags = 0;
 
     switch (calc_qcow2_check_cluster(cluster, extl2)) {
@@ -273,9 +252,9 @@ static bool qcow2_config(const struct vmm_opts *o, uint64_t size, struct abi_mea
         flags |= ABI_MEASURE_FLAG_EXTENDED_L2;
     if (v3)
         flags |= ABI_MEASURE_FLAG_COMPAT_V3;
-    if (opt_bool(o, "lazy_refcounts", false))
+    if (vmm_opts_bool(o, "lazy_refcounts", false))
         flags |= ABI_MEASURE_FLAG_LAZY_REFCOUNTS;
-    if (opt_str(o, "backing_file") != NULL)
+    if (vmm_opts_str(o, "backing_file") != NULL)
         flags |= ABI_MEASURE_FLAG_BACKING;
     cfg->flags |= flags;
     cfg->qcow2_cluster_size = (uint32_t)cluster;
@@ -311,7 +290,7 @@ static bool build_config(const struct vmm_measure_args *a, struct measure_page *
     }
     /* --size overrides -o size=; with a source, -o size= only feeds the
      * qcow2 size-limit check. */
-    size = a->have_size ? a->img_size : opt_num(&opts, "size", 0);
+    size = a->have_size ? a->img_size : vmm_opts_num(&opts, "size", 0);
     memset(page, 0, sizeof(*page));
     page->ext = (struct abi_measure_ext){
         .magic = ABI_MEASURE_EXT_MAGIC,

@@ -199,6 +199,27 @@ const struct vmm_opt *vmm_opts_get(const struct vmm_opts *opts, const char *name
     return NULL;
 }
 
+const char *vmm_opts_str(const struct vmm_opts *opts, const char *name)
+{
+    const struct vmm_opt *o = vmm_opts_get(opts, name);
+
+    return o != NULL ? o->value : NULL;
+}
+
+uint64_t vmm_opts_num(const struct vmm_opts *opts, const char *name, uint64_t dflt)
+{
+    const struct vmm_opt *o = vmm_opts_get(opts, name);
+
+    return o != NULL ? o->number : dflt;
+}
+
+bool vmm_opts_bool(const struct vmm_opts *opts, const char *name, bool dflt)
+{
+    const struct vmm_opt *o = vmm_opts_get(opts, name);
+
+    return o != NULL ? o->boolean : dflt;
+}
+
 void vmm_opts_free(struct vmm_opts *opts)
 {
     for (size_t i = 0; i < opts->count; i++)

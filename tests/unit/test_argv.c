@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "vmm_measure.h"
+#include "test_util.h"
 
 struct result {
     int rc;
@@ -17,43 +18,31 @@ struct result {
     char out[256];
 };
 
+struct call {
+    struct result *r;
+    int argc;
+    char **argv;
+};
+
+static void do_parse(void *arg)
+{
+    struct call *c = arg;
+
+    c->r->rc = vmm_measure_parse_argv(c->argc, c->argv, &c->r->a);
+}
+
 /* Parse `argv` (NULL-terminated, without "measure"), capturing output. */
 static void parse(struct result *r, const char *const *argv)
 {
     char *args[32];
-    int argc = 0;
-    char ep[] = "/tmp/instar-argv-err-XXXXXX";
-    char op[] = "/tmp/instar-argv-out-XXXXXX";
-    int efd = mkstemp(ep);
-    int ofd = mkstemp(op);
-    int se = dup(2);
-    int so = dup(1);
-    ssize_t n;
+    struct call c = {r, 0, args};
 
-    args[argc++] = (char *)"measure";
+    args[c.argc++] = (char *)"measure";
     for (; *argv != NULL; argv++)
-        args[argc++] = (char *)*argv;
-    args[argc] = NULL;
+        args[c.argc++] = (char *)*argv;
+    args[c.argc] = NULL;
     memset(r, 0, sizeof(*r));
-    fflush(stdout);
-    fflush(stderr);
-    dup2(efd, 2);
-    dup2(ofd, 1);
-    r->rc = vmm_measure_parse_argv(argc, args, &r->a);
-    fflush(stdout);
-    fflush(stderr);
-    dup2(se, 2);
-    dup2(so, 1);
-    close(se);
-    close(so);
-    n = pread(efd, r->err, sizeof(r->err) - 1, 0);
-    r->err[n > 0 ? n : 0] = '\0';
-    n = pread(ofd, r->out, sizeof(r->out) - 1, 0);
-    r->out[n > 0 ? n : 0] = '\0';
-    close(efd);
-    close(ofd);
-    unlink(ep);
-    unlink(op);
+    test_capture(do_parse, &c, r->err, sizeof(r->err), r->out, sizeof(r->out));
     vmm_objects_free();
 }
 
@@ -174,11 +163,5 @@ static Suite *argv_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(argv_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(argv_suite());
 }

@@ -13,6 +13,7 @@
 
 #include "calc.h"
 #include "qemu_ref.h"
+#include "test_util.h"
 
 static struct calc_qcow2_opts q2(uint64_t cluster, uint64_t bits, bool extl2)
 {
@@ -404,11 +405,5 @@ static Suite *calc_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(calc_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(calc_suite());
 }

@@ -11,27 +11,7 @@
 
 #include "qemu_ref.h"
 #include "vmm.h"
-
-/* Run `fn(arg)` with stderr captured into `buf`. */
-static void capture_stderr(char *buf, size_t size, void (*fn)(void *), void *arg)
-{
-    char path[] = "/tmp/instar-stderr-XXXXXX";
-    int fd = mkstemp(path);
-    int saved = dup(2);
-    ssize_t n;
-
-    ck_assert(fd >= 0 && saved >= 0);
-    fflush(stderr);
-    dup2(fd, 2);
-    fn(arg);
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
-    n = pread(fd, buf, size - 1, 0);
-    buf[n > 0 ? n : 0] = '\0';
-    close(fd);
-    unlink(path);
-}
+#include "test_util.h"
 
 struct size_call {
     const char *s;
@@ -74,7 +54,7 @@ START_TEST(size_strings_match_qemu)
     int qrc = qemu_ref_size(s, &want, &warned);
     bool ours_ok;
 
-    capture_stderr(err, sizeof(err), do_strtosz, &c);
+    test_capture(do_strtosz, &c, err, sizeof(err), NULL, 0);
     /* cvtnum: valid sizes are at most INT64_MAX. */
     ours_ok = c.rc == VMM_SZ_OK && c.v <= (uint64_t)INT64_MAX;
     if (qrc == 0) {
@@ -133,7 +113,7 @@ static void do_parse(void *arg)
 static bool parse(struct parse_call *c, const char *list, char *err, size_t err_size)
 {
     c->list = list;
-    capture_stderr(err, err_size, do_parse, c);
+    test_capture(do_parse, c, err, err_size, NULL, 0);
     return c->ok;
 }
 
@@ -198,11 +178,5 @@ static Suite *cli_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(cli_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(cli_suite());
 }

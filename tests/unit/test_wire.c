@@ -11,6 +11,7 @@
 #include "guest.pb-c.h"
 #include "vmm.h"
 #include "wire.h"
+#include "test_util.h"
 
 struct sink {
     unsigned frames;
@@ -327,11 +328,5 @@ static Suite *wire_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(wire_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(wire_suite());
 }
