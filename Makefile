@@ -29,7 +29,8 @@ GUEST_CC ?= gcc
 PYTHON ?= python3
 
 NANOPB_VERSION := 0.4.7
-NANOPB_DIR := $(BUILD)/deps/nanopb-$(NANOPB_VERSION)
+# scripts/install-deps.sh unpacks here, whatever BUILD is.
+NANOPB_DIR := build/deps/nanopb-$(NANOPB_VERSION)
 DEPS_STAMP := $(NANOPB_DIR)/.sha256-ok
 
 WARNINGS := -Wall -Wextra -Wmissing-prototypes -Wstrict-prototypes -Wold-style-definition \
@@ -45,7 +46,7 @@ GEN_PBC := $(BUILD)/gen/protobuf-c
 # Everything that can run at CPL0 must avoid SSE (platform.md); we build all
 # guest code that way, so no FPU state is ever live.
 GUEST_INC := -nostdinc -isystem $(shell $(GUEST_CC) -print-file-name=include) \
-	-Ishared -Icrates/rt -Icrates/wire -Icrates/measure -Icore \
+	-Ishared -Icrates/rt -Icrates/wire -Icrates/measure -Icrates/image -Icore \
 	-I$(NANOPB_DIR) -I$(GEN_NANOPB)
 GUEST_BASE_CFLAGS := -std=c11 -Os -ffreestanding -fno-pic -fno-pie -mno-red-zone \
 	-mcmodel=small -mgeneral-regs-only -mno-sse -mno-mmx -fno-asynchronous-unwind-tables \
@@ -60,7 +61,7 @@ GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,--build-id=none -Wl,--gc-sections
 	-Wl,-z,max-page-size=0x1000 -Wl,-z,noexecstack -Wl,-z,norelro -Wl,--no-warn-rwx-segments
 
 # ---- host toolchain ----------------------------------------------------------
-HOST_INC := -Ishared -Icrates/wire -Icrates/measure -Ivmm -I$(GEN_PBC)
+HOST_INC := -Ishared -Icrates/wire -Icrates/measure -Icrates/image -Icrates/rt -Ivmm -I$(GEN_PBC)
 HOST_CFLAGS := -std=gnu11 -O2 -g -fstack-protector-strong -fstack-clash-protection \
 	-D_FORTIFY_SOURCE=2 -fPIE -DINSTAR_VERSION='"$(VERSION)"' $(HOST_INC) $(WARNINGS) -MMD -MP
 HOST_LDFLAGS := -static-pie -Wl,-z,relro,-z,now
@@ -68,11 +69,17 @@ HOST_LIBS := -lprotobuf-c
 
 # ---- sources -----------------------------------------------------------------
 RT_SRCS := crates/rt/rt_string.c
+FMT_SRCS := crates/rt/rt_fmt.c
+# Image format drivers: crates/image (shared parts) and one crate per format.
+IMAGE_SRCS := $(wildcard crates/image/*.c) $(wildcard crates/raw/*.c crates/qcow2/*.c \
+	crates/qcow/*.c crates/vmdk/*.c crates/vpc/*.c crates/vhdx/*.c crates/qed/*.c \
+	crates/vdi/*.c crates/parallels/*.c crates/luks/*.c)
 WIRE_SRCS := crates/wire/wire.c
 CALC_SRCS := crates/measure/calc_basic.c crates/measure/calc_qcow2.c crates/measure/calc_image.c
 NANOPB_SRCS := $(NANOPB_DIR)/pb_common.c $(NANOPB_DIR)/pb_encode.c
 CORE_SRCS := core/core_main.c core/core_serial.c core/core_dev.c
-MEASURE_OP_SRCS := operations/measure/op_measure.c operations/measure/op_targets.c
+MEASURE_OP_SRCS := operations/measure/op_measure.c operations/measure/op_targets.c \
+	operations/measure/op_source.c
 VMM_SRCS := vmm/vmm_main.c vmm/vmm_log.c vmm/vmm_help.c vmm/vmm_measure.c vmm/vmm_targets.c vmm/vmm_object.c \
 	vmm/vmm_luks.c vmm/vmm_image.c vmm/vmm_size.c vmm/vmm_opts.c vmm/vmm_mem.c \
 	vmm/vmm_elf.c vmm/vmm_kvm.c vmm/vmm_proto.c
@@ -80,13 +87,13 @@ VMM_SRCS := vmm/vmm_main.c vmm/vmm_log.c vmm/vmm_help.c vmm/vmm_measure.c vmm/vm
 GO := $(BUILD)/guest
 HO := $(BUILD)/host
 
-guest_obj = $(patsubst %.c,$(GO)/%.o,$(patsubst %.S,$(GO)/%.o,$(subst $(BUILD)/,,$(1))))
+guest_obj = $(patsubst %.c,$(GO)/%.o,$(patsubst %.S,$(GO)/%.o,$(subst build/deps/,deps/,$(subst $(BUILD)/,,$(1)))))
 host_obj = $(patsubst %.c,$(HO)/%.o,$(subst $(BUILD)/,,$(1)))
 
 CORE_OBJS := $(GO)/core/core_start.o $(call guest_obj,$(CORE_SRCS) $(RT_SRCS) $(WIRE_SRCS)) \
 	$(GO)/gen/nanopb/guest.pb.o $(call guest_obj,$(NANOPB_SRCS))
 MEASURE_OP_OBJS := $(call guest_obj,$(MEASURE_OP_SRCS) operations/measure/op_note.c \
-	$(CALC_SRCS) $(RT_SRCS))
+	$(CALC_SRCS) $(IMAGE_SRCS) $(RT_SRCS) $(FMT_SRCS))
 VMM_OBJS := $(call host_obj,$(VMM_SRCS) $(WIRE_SRCS) $(CALC_SRCS)) $(HO)/gen/protobuf-c/guest.pb-c.o
 
 BINS := $(BUILD)/instar $(BUILD)/core.bin $(BUILD)/measure.bin
@@ -116,7 +123,7 @@ $(GO)/gen/%.o: $(BUILD)/gen/%.c | $(DEPS_STAMP)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(GUEST_CC) $(GUEST_CFLAGS_3P) -c $< -o $@
 
-$(GO)/deps/%.o: $(BUILD)/deps/%.c | $(DEPS_STAMP)
+$(GO)/deps/%.o: build/deps/%.c | $(DEPS_STAMP)
 	$(call msg,GUEST-CC,$<)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(GUEST_CC) $(GUEST_CFLAGS_3P) -c $< -o $@

@@ -102,13 +102,16 @@ static const char *format_name(uint32_t fmt)
 void core_send_measure_result(const struct abi_measure_result *result)
 {
     instar_GuestMessage msg = instar_GuestMessage_init_zero;
+    struct abi_measure_report rep;
     struct abi_measure_result r;
 
     if (result == NULL) {
         core_send_error(ABI_ERROR_PANIC, "core", "send_measure_result: NULL result");
         return;
     }
-    memcpy(&r, result, sizeof(r));
+    /* Operations of this build pass a whole struct abi_measure_report. */
+    memcpy(&rep, result, sizeof(rep));
+    r = rep.result;
     if (r.magic != ABI_MEASURE_RESULT_MAGIC) {
         core_send_error(ABI_ERROR_PANIC, "core", "send_measure_result: bad result magic");
         return;
@@ -120,6 +123,10 @@ void core_send_measure_result(const struct abi_measure_result *result)
     msg.payload.measure_result.fully_allocated = r.fully_allocated;
     msg.payload.measure_result.resolved_unit_size = r.resolved_unit_size;
     msg.payload.measure_result.error = r.error;
+    if (rep.tail_magic == ABI_MEASURE_TAIL_MAGIC && (rep.tail_flags & ABI_MEASURE_TAIL_HAS_BITMAPS)) {
+        msg.payload.measure_result.has_bitmaps = true;
+        msg.payload.measure_result.bitmaps = rep.bitmaps;
+    }
     core_send(&msg);
 }
 

@@ -75,14 +75,23 @@ _Static_assert(offsetof(struct abi_measure_config, block_size) == 40, "cfg.block
 _Static_assert(offsetof(struct abi_measure_config, _pad4) == 44, "cfg._pad4");
 _Static_assert(offsetof(struct abi_measure_config, luks_header_overhead) == 48, "cfg.luks");
 
-/* Extension record: target options the design's MeasureConfig has no field
- * for.  It sits at ABI_MEASURE_EXT_OFFSET in the same config page, leaving
- * MeasureConfig's layout untouched; a guest that finds no valid record uses
- * qemu-img's defaults. */
+/* Extension record: options the design's MeasureConfig has no field for
+ * (target options of vmdk/vpc/vhdx, the source's format, snapshot and
+ * secret).  It sits at ABI_MEASURE_EXT_OFFSET in the same config page,
+ * leaving MeasureConfig's layout untouched; a guest that finds no valid
+ * record uses qemu-img's defaults and probes the source. */
 #define ABI_MEASURE_EXT_MAGIC 0x5458454Du /* "MEXT" */
 #define ABI_MEASURE_EXT_OFFSET 64u
 #define ABI_MEASURE_EXT_FORCE_SIZE (1u << 0)       /* vpc: no CHS rounding */
 #define ABI_MEASURE_EXT_BLOCK_STATE_ZERO (1u << 1) /* vhdx: blocks start in state ZERO */
+/* ext.source_flags */
+#define ABI_MEASURE_SRC_SNAPSHOT (1u << 0)      /* -l NAME: snapshot[] is an id or name */
+#define ABI_MEASURE_SRC_SNAPSHOT_ID (1u << 1)   /* snapshot.id=: snapshot[] */
+#define ABI_MEASURE_SRC_SNAPSHOT_NAME (1u << 2) /* snapshot.name=: snapshot_name[] */
+#define ABI_MEASURE_SRC_KEY_SECRET (1u << 3)    /* a LUKS key secret was given */
+#define ABI_MEASURE_SRC_PROBE_ONLY (1u << 4)    /* open the source, then stop: the
+                                                   host has an option error to print */
+#define ABI_MEASURE_SNAPSHOT_MAX 256u
 
 struct abi_measure_ext {
     uint32_t magic;              /* ABI_MEASURE_EXT_MAGIC */
@@ -90,16 +99,26 @@ struct abi_measure_ext {
     uint32_t flags;              /* ABI_MEASURE_EXT_* */
     uint32_t vmdk_heads;         /* descriptor geometry: 16 (ide) or 255 */
     uint32_t vmdk_strings_len;   /* bytes of adapter, hwversion and toolsversion text */
-    uint32_t _pad;
+    uint32_t source_format;      /* -f as ABI_FMT_*; 0 = probe the source */
     uint64_t vhdx_log_size;      /* bytes, a multiple of 1 MiB, 1 MiB .. 4 GiB - 1 MiB */
+    uint32_t source_flags;       /* ABI_MEASURE_SRC_* */
+    uint32_t _pad;
+    char snapshot[ABI_MEASURE_SNAPSHOT_MAX];      /* NUL-terminated */
+    char snapshot_name[ABI_MEASURE_SNAPSHOT_MAX]; /* NUL-terminated */
 };
-_Static_assert(sizeof(struct abi_measure_ext) == 32, "abi_measure_ext size");
 _Static_assert(offsetof(struct abi_measure_ext, flags) == 8, "ext.flags");
 _Static_assert(offsetof(struct abi_measure_ext, vmdk_heads) == 12, "ext.vmdk_heads");
 _Static_assert(offsetof(struct abi_measure_ext, vmdk_strings_len) == 16, "ext.vmdk_strings_len");
+_Static_assert(offsetof(struct abi_measure_ext, source_format) == 20, "ext.source_format");
 _Static_assert(offsetof(struct abi_measure_ext, vhdx_log_size) == 24, "ext.vhdx_log_size");
+_Static_assert(offsetof(struct abi_measure_ext, source_flags) == 32, "ext.source_flags");
+_Static_assert(offsetof(struct abi_measure_ext, snapshot) == 40, "ext.snapshot");
+_Static_assert(offsetof(struct abi_measure_ext, snapshot_name) == 296, "ext.snapshot_name");
+_Static_assert(sizeof(struct abi_measure_ext) == 552, "abi_measure_ext size");
 _Static_assert(ABI_MEASURE_EXT_OFFSET >= sizeof(struct abi_measure_config),
                "the extension record must follow MeasureConfig");
+_Static_assert(ABI_MEASURE_EXT_OFFSET + sizeof(struct abi_measure_ext) <= 4096,
+               "config page overflow");
 
 /* MeasureResult.error */
 #define ABI_MEASURE_ERROR_OK 0u
@@ -121,5 +140,24 @@ _Static_assert(offsetof(struct abi_measure_result, required) == 8, "res.required
 _Static_assert(offsetof(struct abi_measure_result, fully_allocated) == 16, "res.fully");
 _Static_assert(offsetof(struct abi_measure_result, resolved_unit_size) == 24, "res.unit");
 _Static_assert(offsetof(struct abi_measure_result, error) == 28, "res.error");
+
+/* What the measure operation passes to CallTable.send_measure_result: the
+ * design's 32-byte MeasureResult, then a tagged tail with the figure qemu
+ * prints as "bitmaps size" (persistent bitmaps of a qcow2 v3 source measured
+ * for a qcow2 v3 target).  core reads the tail only when its magic is there;
+ * every operation of this build passes the whole report. */
+#define ABI_MEASURE_TAIL_MAGIC 0x4C54524Du /* "MRTL" */
+#define ABI_MEASURE_TAIL_HAS_BITMAPS (1u << 0)
+
+struct abi_measure_report {
+    struct abi_measure_result result;
+    uint32_t tail_magic;         /* ABI_MEASURE_TAIL_MAGIC */
+    uint32_t tail_flags;         /* ABI_MEASURE_TAIL_* */
+    uint64_t bitmaps;            /* bytes, valid with ABI_MEASURE_TAIL_HAS_BITMAPS */
+};
+_Static_assert(offsetof(struct abi_measure_report, result) == 0, "report.result");
+_Static_assert(offsetof(struct abi_measure_report, tail_magic) == 32, "report.tail_magic");
+_Static_assert(offsetof(struct abi_measure_report, bitmaps) == 40, "report.bitmaps");
+_Static_assert(sizeof(struct abi_measure_report) == 48, "abi_measure_report size");
 
 #endif /* INSTAR_ABI_MEASURE_H */

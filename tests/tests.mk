@@ -5,7 +5,19 @@ TEST_CFLAGS := -std=gnu11 -O1 -g $(HOST_INC) -Itests/unit -Itests/mock -Ioperati
 	$(filter-out -Wmissing-prototypes,$(WARNINGS)) -MMD -MP $(SAN_CFLAGS)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -lpthread)
 
-UNIT_TESTS := $(TB)/test_calc $(TB)/test_cli $(TB)/test_argv $(TB)/test_wire $(TB)/test_op_measure
+# Format drivers' tests: any tests/unit/test_img_<fmt>.c (Check), linked with
+# every driver, the harness (tests/unit/img_harness.c) and qemu_ref.
+IMG_TESTS := $(patsubst tests/unit/%.c,$(TB)/%,$(wildcard tests/unit/test_img_*.c))
+IMG_TEST_DEPS := tests/unit/img_harness.c tests/unit/test_util.c tests/unit/qemu_ref.c \
+	tests/unit/host_rt.c $(IMAGE_SRCS) $(CALC_SRCS) $(FMT_SRCS)
+
+UNIT_TESTS := $(TB)/test_calc $(TB)/test_cli $(TB)/test_argv $(TB)/test_wire $(TB)/test_op_measure \
+	$(IMG_TESTS)
+
+$(TB)/test_img_%: tests/unit/test_img_%.c $(IMG_TEST_DEPS) | $(DEPS_STAMP)
+	$(call msg,TEST-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOSTCC) $(TEST_CFLAGS) $^ $(CHECK_LIBS) -o $@
 
 $(TB)/test_calc: tests/unit/test_calc.c tests/unit/test_util.c tests/unit/qemu_ref.c $(CALC_SRCS) | $(DEPS_STAMP)
 	$(call msg,TEST-CC,$@)
@@ -32,7 +44,8 @@ $(TB)/test_wire: tests/unit/test_wire.c tests/unit/test_util.c vmm/vmm_proto.c v
 	$(Q)$(HOSTCC) $(TEST_CFLAGS) -Wno-cast-qual $^ $(CHECK_LIBS) -lprotobuf-c -o $@
 
 $(TB)/test_op_measure: tests/unit/test_op_measure.c tests/unit/qemu_ref.c tests/mock/mock_ct.c \
-		$(MEASURE_OP_SRCS) $(CALC_SRCS) | $(DEPS_STAMP)
+		$(MEASURE_OP_SRCS) $(CALC_SRCS) $(IMAGE_SRCS) $(FMT_SRCS) tests/unit/host_rt.c \
+		| $(DEPS_STAMP)
 	$(call msg,TEST-CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(HOSTCC) $(TEST_CFLAGS) $^ -lcmocka -o $@

@@ -27,6 +27,9 @@
 /* ---- messages ------------------------------------------------------------ */
 /* Program name used as the error prefix ("instar"). */
 extern const char *vmm_progname;
+/* Where diagnostics go: stderr, or a buffer while they must wait for the
+ * guest's verdict on the source (qemu-img opens the source first). */
+extern FILE *vmm_diag;
 /* Print "<prog>: <fmt>\n" to stderr (qemu's error_report). */
 void vmm_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print "<prog>: warning: <fmt>\n" to stderr (qemu's warn_report). */
@@ -142,6 +145,8 @@ struct vmm_measure_msg {
     uint64_t fully_allocated;
     uint32_t resolved_unit_size;
     uint32_t error;
+    bool has_bitmaps;       /* qemu's "bitmaps size" applies */
+    uint64_t bitmaps;
 };
 
 /* What a run produced, decoded and validated. */

@@ -5,13 +5,16 @@
 
 const char *vmm_progname = "instar";
 bool vmm_debug_enabled;
+FILE *vmm_diag;
 
 /* "<prog>: <kind><message>\n", as qemu's error_report and warn_report. */
 static void vlog(const char *kind, const char *fmt, va_list ap)
 {
-    fprintf(stderr, "%s: %s", vmm_progname, kind);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    FILE *out = vmm_diag != NULL ? vmm_diag : stderr;
+
+    fprintf(out, "%s: %s", vmm_progname, kind);
+    vfprintf(out, fmt, ap);
+    fputc('\n', out);
 }
 
 void vmm_error(const char *fmt, ...)

@@ -60,7 +60,7 @@ static bool accumulate_options(struct vmm_measure_args *a, const char *arg)
     return true;
 }
 
-static bool parse_snapshot_param(const char *arg)
+static bool parse_snapshot_param(const char *arg, struct vmm_measure_args *a)
 {
     static const struct vmm_opt_desc descs[] = {
         {"snapshot.id", VMM_OPT_STRING},
@@ -69,12 +69,28 @@ static bool parse_snapshot_param(const char *arg)
     };
     struct vmm_opts o;
 
+    const char *v;
+
     if (!vmm_opts_parse(&o, arg, descs, NULL)) {
         vmm_error("Failed in parsing snapshot param '%s'", arg);
         return false;
     }
+    free(a->snapshot_id_opt);
+    free(a->snapshot_name_opt);
+    v = vmm_opts_str(&o, "snapshot.id");
+    a->snapshot_id_opt = v != NULL ? strdup(v) : NULL;
+    v = vmm_opts_str(&o, "snapshot.name");
+    a->snapshot_name_opt = v != NULL ? strdup(v) : NULL;
     vmm_opts_free(&o);
     return true;
+}
+
+void vmm_measure_args_free(struct vmm_measure_args *a)
+{
+    free(a->options);
+    free(a->snapshot_id_opt);
+    free(a->snapshot_name_opt);
+    a->options = a->snapshot_id_opt = a->snapshot_name_opt = NULL;
 }
 
 static bool parse_timeout(const char *arg, uint32_t *ms)
@@ -125,11 +141,13 @@ int vmm_measure_parse_argv(int argc, char **argv, struct vmm_measure_args *a)
             break;
         case 'l':
             if (strncmp(optarg, "snapshot.", 9) == 0) {
-                if (!parse_snapshot_param(optarg))
+                if (!parse_snapshot_param(optarg, a))
                     return VMM_EXIT_ERROR;
                 a->snapshot_opts = true;
+                a->snapshot_name = NULL;
             } else {
                 a->snapshot_name = optarg;
+                a->snapshot_opts = false;
             }
             break;
         case 'U':
@@ -331,12 +349,17 @@ out:
 static void print_result(const struct vmm_measure_args *a, const struct vmm_measure_msg *m)
 {
     if (a->json) {
-        /* qemu prints these QAPI ints as signed 64-bit numbers. */
-        printf("{\n    \"required\": %" PRId64 ",\n    \"fully-allocated\": %" PRId64 "\n}\n",
+        /* qemu prints these QAPI ints as signed 64-bit numbers, bitmaps first. */
+        printf("{\n");
+        if (m->has_bitmaps)
+            printf("    \"bitmaps\": %" PRId64 ",\n", (int64_t)m->bitmaps);
+        printf("    \"required\": %" PRId64 ",\n    \"fully-allocated\": %" PRId64 "\n}\n",
                (int64_t)m->required, (int64_t)m->fully_allocated);
     } else {
         printf("required size: %" PRIu64 "\nfully allocated size: %" PRIu64 "\n", m->required,
                m->fully_allocated);
+        if (m->has_bitmaps)
+            printf("bitmaps size: %" PRIu64 "\n", m->bitmaps);
     }
 }
 
@@ -390,10 +413,9 @@ static const char *abi_target_name(uint32_t fmt)
     }
 }
 
-static int run_measure(const struct vmm_measure_args *a, const struct measure_page *page,
-                       const struct vmm_device *dev)
+static void run_guest(const struct vmm_measure_args *a, const struct measure_page *page,
+                      const struct vmm_device *dev, struct vmm_run_result *r)
 {
-    const struct abi_measure_config *cfg = &page->cfg;
     struct vmm_run_params p = {
         .op_name = "measure",
         .config = page,
@@ -402,15 +424,22 @@ static int run_measure(const struct vmm_measure_args *a, const struct measure_pa
         .device_count = dev != NULL ? 1 : 0,
         .timeout_ms = a->timeout_ms,
     };
-    struct vmm_run_result r;
-    const struct vmm_measure_msg *m = &r.report.measure;
 
-    vmm_run(&p, &r);
-    vmm_debug("guest run: %llu exits, %llu bytes read", (unsigned long long)r.exits,
-              (unsigned long long)r.bytes_read);
-    if (r.outcome != VMM_RUN_OK || r.report.have_error)
-        return report_failure(a, &r);
-    if (!r.report.have_measure || !r.report.have_complete) {
+    vmm_run(&p, r);
+    vmm_debug("guest run: %llu exits, %llu bytes read", (unsigned long long)r->exits,
+              (unsigned long long)r->bytes_read);
+}
+
+/* Print a finished run's result (or why there is none); the exit status. */
+static int print_measure(const struct vmm_measure_args *a, const struct measure_page *page,
+                         const struct vmm_run_result *r)
+{
+    const struct abi_measure_config *cfg = &page->cfg;
+    const struct vmm_measure_msg *m = &r->report.measure;
+
+    if (r->outcome != VMM_RUN_OK || r->report.have_error)
+        return report_failure(a, r);
+    if (!r->report.have_measure || !r->report.have_complete) {
         vmm_error("the guest ended without a complete measure result");
         return VMM_EXIT_GUEST_FAULT;
     }
@@ -418,9 +447,15 @@ static int run_measure(const struct vmm_measure_args *a, const struct measure_pa
         vmm_error("guest protocol violation: result for target '%s'", m->target_format);
         return VMM_EXIT_GUEST_FAULT;
     }
+    /* bitmaps exist only for a qcow2 v3 target measured from a source. */
+    if (m->has_bitmaps && (cfg->target_format != ABI_FMT_QCOW2 || a->filename == NULL ||
+                           !(cfg->flags & ABI_MEASURE_FLAG_COMPAT_V3))) {
+        vmm_error("guest protocol violation: a bitmaps figure where none applies");
+        return VMM_EXIT_GUEST_FAULT;
+    }
     switch (m->error) {
     case ABI_MEASURE_ERROR_OK:
-        if (!r.report.complete_success) {
+        if (!r->report.complete_success) {
             vmm_error("the guest reported failure without a reason");
             return VMM_EXIT_GUEST_FAULT;
         }
@@ -445,19 +480,65 @@ static int run_measure(const struct vmm_measure_args *a, const struct measure_pa
     }
 }
 
-/* Open the source read-only, as qemu-img would before looking at -O. */
-static bool open_source(const char *filename, struct vmm_device *dev)
+/* The formats instar parses, by qemu driver name ("file" reads as raw). */
+static uint32_t source_format(const char *name)
 {
+    static const struct {
+        const char *name;
+        uint32_t fmt;
+    } formats[] = {
+        {"raw", ABI_FMT_RAW},         {"file", ABI_FMT_RAW},     {"qcow2", ABI_FMT_QCOW2},
+        {"qcow", ABI_FMT_QCOW1},      {"vmdk", ABI_FMT_VMDK4},   {"vpc", ABI_FMT_VHD},
+        {"vhdx", ABI_FMT_VHDX},       {"qed", ABI_FMT_QED},      {"vdi", ABI_FMT_VDI},
+        {"parallels", ABI_FMT_PARALLELS}, {"luks", ABI_FMT_LUKS},
+    };
+
+    for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+        if (strcmp(name, formats[i].name) == 0)
+            return formats[i].fmt;
+    }
+    return ABI_FMT_UNKNOWN;
+}
+
+/* qemu's block drivers instar does not open as a source. */
+static bool qemu_driver(const char *name)
+{
+    static const char *const drivers[] = {
+        "bochs", "cloop", "dmg", "host_device", "host_cdrom", "nbd", "nvme", "vvfat",
+        "null-co", "null-aio", "throttle", "quorum", "blkdebug", "blkverify",
+        "blklogwrites", "compress", "copy-on-read", "copy-before-write", "preallocate",
+        "replication", "snapshot-access", NULL,
+    };
+
+    for (size_t i = 0; drivers[i] != NULL; i++) {
+        if (strcmp(name, drivers[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Open the source read-only, as qemu-img does before looking at -O. */
+static bool open_source(const struct vmm_measure_args *a, struct vmm_device *dev)
+{
+    const char *f = a->filename;
     struct stat st;
 
-    dev->fd = open(filename, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (a->fmt != NULL && source_format(a->fmt) == ABI_FMT_UNKNOWN) {
+        if (qemu_driver(a->fmt))
+            vmm_error("Could not open '%s': the '%s' driver is not supported by instar", f,
+                      a->fmt);
+        else
+            vmm_error("Could not open '%s': Unknown driver '%s'", f, a->fmt);
+        return false;
+    }
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+    dev->fd = open(f, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (dev->fd < 0) {
-        vmm_error("Could not open '%s': Could not open '%s': %s", filename, filename,
-                  strerror(errno));
+        vmm_error("Could not open '%s': Could not open '%s': %s", f, f, strerror(errno));
         return false;
     }
     if (fstat(dev->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        vmm_error("Could not open '%s': '%s' is not a regular file", filename, filename);
+        vmm_error("Could not open '%s': 'file' driver requires '%s' to be a regular file", f, f);
         close(dev->fd);
         dev->fd = -1;
         return false;
@@ -467,26 +548,122 @@ static bool open_source(const char *filename, struct vmm_device *dev)
     return true;
 }
 
+static bool copy_snapshot(char *dst, const char *src)
+{
+    size_t n = strlen(src);
+
+    if (n >= ABI_MEASURE_SNAPSHOT_MAX) {
+        vmm_error("Failed to load snapshot: snapshot id or name longer than %u bytes",
+                  ABI_MEASURE_SNAPSHOT_MAX - 1);
+        return false;
+    }
+    memcpy(dst, src, n + 1);
+    return true;
+}
+
+/* The source's options in the extension record. */
+static bool source_options(const struct vmm_measure_args *a, struct abi_measure_ext *ext)
+{
+    ext->source_format = a->fmt != NULL ? source_format(a->fmt) : ABI_FMT_UNKNOWN;
+    ext->source_flags = 0;
+    if (a->snapshot_name != NULL) {
+        ext->source_flags |= ABI_MEASURE_SRC_SNAPSHOT;
+        if (!copy_snapshot(ext->snapshot, a->snapshot_name))
+            return false;
+    }
+    if (a->snapshot_opts) {
+        if (a->snapshot_id_opt != NULL) {
+            ext->source_flags |= ABI_MEASURE_SRC_SNAPSHOT_ID;
+            if (!copy_snapshot(ext->snapshot, a->snapshot_id_opt))
+                return false;
+        }
+        if (a->snapshot_name_opt != NULL) {
+            ext->source_flags |= ABI_MEASURE_SRC_SNAPSHOT_NAME;
+            if (!copy_snapshot(ext->snapshot_name, a->snapshot_name_opt))
+                return false;
+        }
+        /* -l snapshot.id= alone with no value still asks for a snapshot. */
+        if (!(ext->source_flags & (ABI_MEASURE_SRC_SNAPSHOT_ID | ABI_MEASURE_SRC_SNAPSHOT_NAME)))
+            ext->source_flags |= ABI_MEASURE_SRC_SNAPSHOT_ID;
+    }
+    return true;
+}
+
+/* A source: qemu-img opens (validates) it before -O and -o are looked at,
+ * so their messages wait in a buffer for the guest's verdict. */
+static int measure_source(struct vmm_measure_args *a, struct vmm_device *dev)
+{
+    struct measure_page page;
+    struct vmm_run_result r;
+    char *pending = NULL;
+    size_t pending_len = 0;
+    bool ok;
+    int rc;
+
+    if (!open_source(a, dev))
+        return VMM_EXIT_ERROR;
+    vmm_diag = open_memstream(&pending, &pending_len);
+    if (vmm_diag == NULL)
+        abort();
+    ok = build_config(a, &page);
+    fclose(vmm_diag);
+    vmm_diag = NULL;
+    if (!ok) {
+        /* Only open the source; then print the option error. */
+        memset(&page, 0, sizeof(page));
+        page.cfg.magic = ABI_MEASURE_CONFIG_MAGIC;
+        page.ext.magic = ABI_MEASURE_EXT_MAGIC;
+        page.ext.size = sizeof(page.ext);
+    }
+    if (!source_options(a, &page.ext)) {
+        free(pending);
+        return VMM_EXIT_ERROR;
+    }
+    if (!ok)
+        page.ext.source_flags |= ABI_MEASURE_SRC_PROBE_ONLY;
+    run_guest(a, &page, dev, &r);
+    if (r.outcome != VMM_RUN_OK || r.report.have_error) {
+        free(pending);
+        return report_failure(a, &r);
+    }
+    fputs(pending, stderr);
+    free(pending);
+    if (!ok) {
+        /* The guest must have stopped after opening the source. */
+        if (!r.report.have_measure || r.report.measure.error != ABI_MEASURE_ERROR_INVALID_OPTION) {
+            vmm_error("guest protocol violation: result where none was asked for");
+            return VMM_EXIT_GUEST_FAULT;
+        }
+        return VMM_EXIT_ERROR;
+    }
+    rc = print_measure(a, &page, &r);
+    return rc;
+}
+
 int vmm_cmd_measure(int argc, char **argv)
 {
     struct vmm_measure_args a = {0};
     struct measure_page page;
     struct vmm_device dev = {.fd = -1};
+    struct vmm_run_result r;
     int rc;
 
     rc = vmm_measure_parse_argv(argc, argv, &a);
     if (rc >= 0)
         goto out;
-    rc = VMM_EXIT_ERROR;
-    if (a.filename != NULL && !open_source(a.filename, &dev))
+    if (a.filename != NULL) {
+        rc = measure_source(&a, &dev);
         goto out;
+    }
+    rc = VMM_EXIT_ERROR;
     if (!build_config(&a, &page))
         goto out;
-    rc = run_measure(&a, &page, a.filename != NULL ? &dev : NULL);
+    run_guest(&a, &page, NULL, &r);
+    rc = print_measure(&a, &page, &r);
 out:
     if (dev.fd >= 0)
         close(dev.fd);
-    free(a.options);
+    vmm_measure_args_free(&a);
     vmm_objects_free();
     return rc;
 }

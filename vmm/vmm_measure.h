@@ -25,6 +25,8 @@ struct vmm_measure_args {
     char *options;             /* accumulated -o lists, joined with ',' (owned) */
     const char *snapshot_name; /* -l NAME */
     bool snapshot_opts;        /* -l snapshot.id=...,snapshot.name=... */
+    char *snapshot_id_opt;     /* its snapshot.id value (owned), or NULL */
+    char *snapshot_name_opt;   /* its snapshot.name value (owned), or NULL */
     bool image_opts;
     bool have_size;
     uint64_t img_size;
@@ -34,8 +36,9 @@ struct vmm_measure_args {
 
 /* Parse `measure` argv (argv[0] is "measure") in qemu-img's order, with its
  * messages.  Returns -1 to go on, or the exit status to end with (0 after
- * printing the usage text).  Free a->options afterwards. */
+ * printing the usage text).  Release with vmm_measure_args_free(). */
 int vmm_measure_parse_argv(int argc, char **argv, struct vmm_measure_args *a);
+void vmm_measure_args_free(struct vmm_measure_args *a);
 
 /* The target called `name` (case-sensitive), or NULL. */
 const struct vmm_target *vmm_target_find(const char *name);

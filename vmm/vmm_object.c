@@ -479,7 +479,7 @@ static bool add_secret(const struct kv *kv, int n)
     if (!identifier_ok(id)) {
         vmm_error("Parameter 'id' expects an identifier");
         fputs("Identifiers consist of letters, digits, '-', '.', '_', starting with a letter.\n",
-              stderr);
+              vmm_diag != NULL ? vmm_diag : stderr);
         return false;
     }
     if (format != NULL && strcmp(format, "raw") != 0 && strcmp(format, "base64") != 0) {

@@ -105,7 +105,7 @@ static bool check_value(struct vmm_opt *o)
         vmm_error("Parameter '%s' expects a non-negative number below 2^64", name);
         fputs("Optional suffix k, M, G, T, P or E means kilo-, mega-, giga-, tera-, peta-\n"
               "and exabytes, respectively.\n",
-              stderr);
+              vmm_diag != NULL ? vmm_diag : stderr);
         return false;
     }
     return false;

@@ -150,6 +150,8 @@ int vmm_proto_decode(struct vmm_guest_report *rep, const uint8_t *payload, size_
         out->fully_allocated = r->fully_allocated;
         out->resolved_unit_size = r->resolved_unit_size;
         out->error = r->error;
+        out->has_bitmaps = r->has_bitmaps;
+        out->bitmaps = r->has_bitmaps ? r->bitmaps : 0;
         rep->have_measure = true;
         break;
     }

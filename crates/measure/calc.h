@@ -94,6 +94,18 @@ __attribute__((warn_unused_result))
 enum calc_err calc_measure_qcow2(const struct calc_qcow2_opts *o, const struct calc_input *in,
                                  struct calc_result *out);
 
+/* One persistent dirty bitmap of a source image. */
+struct calc_bitmap {
+    uint64_t granularity;  /* bytes per bit: a power of two, at least 512 */
+    uint32_t name_len;     /* bytes of its name */
+};
+
+/* qemu's "bitmaps size": every bitmap fully allocated over `disk_size`
+ * bytes, its table, and the bitmap directory, in clusters of `cluster`. */
+__attribute__((warn_unused_result))
+enum calc_err calc_qcow2_bitmaps(const struct calc_bitmap *b, uint32_t n, uint64_t disk_size,
+                                 uint64_t cluster, uint64_t *bytes);
+
 /* ---- raw and luks --------------------------------------------------- */
 __attribute__((warn_unused_result))
 enum calc_err calc_measure_raw(const struct calc_input *in, struct calc_result *out);

@@ -173,3 +173,34 @@ enum calc_err calc_measure_qcow2(const struct calc_qcow2_opts *o, const struct c
     out->unit_size = (uint32_t)c;
     return CALC_OK;
 }
+
+enum calc_err calc_qcow2_bitmaps(const struct calc_bitmap *b, uint32_t n, uint64_t disk_size,
+                                 uint64_t cluster, uint64_t *bytes)
+{
+    uint64_t total = 0;
+    uint64_t dir = 0;
+
+    if (!calc_is_pow2(cluster))
+        return CALC_ERR_INVALID_OPTION;
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t bits;
+        uint64_t clusters;
+        uint64_t table;
+        uint64_t sum;
+
+        if (b[i].granularity == 0)
+            return CALC_ERR_INVALID_SIZE;
+        bits = calc_div_round_up(disk_size, b[i].granularity);
+        clusters = calc_div_round_up(calc_div_round_up(bits, 8), cluster);
+        /* The bitmap's data, all of it, and its table of 8-byte entries. */
+        if (!calc_round_up(clusters * 8, cluster, &table) ||
+            __builtin_add_overflow(clusters * cluster, table, &sum) ||
+            __builtin_add_overflow(total, sum, &total))
+            return CALC_ERR_OVERFLOW;
+        /* Its directory entry: 24 bytes and the name, 8-byte aligned. */
+        dir += (24 + (uint64_t)b[i].name_len + 7) & ~(uint64_t)7;
+    }
+    if (!calc_round_up(dir, cluster, &dir) || __builtin_add_overflow(total, dir, bytes))
+        return CALC_ERR_OVERFLOW;
+    return CALC_OK;
+}

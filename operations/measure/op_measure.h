@@ -7,6 +7,26 @@
 #include "abi_calltable.h"
 #include "abi_measure.h"
 #include "calc.h"
+#include "img.h"
+
+/* A source image being measured (op_source.c). */
+struct op_source {
+    const struct abi_call_table *ct;
+    struct img_io io;
+    struct img_arena arena;
+    struct img img;
+    char snapshot[ABI_MEASURE_SNAPSHOT_MAX];
+    char snapshot_name[ABI_MEASURE_SNAPSHOT_MAX];
+};
+
+/* Open device 0 as the source image: probe or pin its format, validate it,
+ * apply the snapshot rule.  On failure the error has been sent (qemu's text)
+ * and false is returned. */
+bool op_source_open(const struct abi_call_table *ct, const struct abi_measure_ext *ext,
+                    struct op_source *src);
+/* Count the units of `unit` bytes that hold data, walking the block status
+ * from 0 to the virtual size.  On failure the error has been sent. */
+bool op_source_count(struct op_source *src, uint64_t unit, uint64_t *units);
 
 /* Entry point (ABI_OP_LOAD_ADDR in the blob; called directly by tests). */
 uint64_t op_entry(const struct abi_call_table *ct);

@@ -7,6 +7,7 @@
 #include "op_measure.h"
 
 #include "abi_format.h"
+#include "rt.h"
 
 /* qemu-img's defaults: ide adapter, hwversion "4", toolsversion
  * "2147483647", 1 MiB vhdx log, vhdx blocks starting in state ZERO. */
@@ -20,8 +21,12 @@ void op_measure_ext(const void *page, uint32_t page_len, struct abi_measure_ext 
     if (page_len >= ABI_MEASURE_EXT_OFFSET + sizeof(*ext) && src->magic == ABI_MEASURE_EXT_MAGIC &&
         src->size == sizeof(*ext)) {
         *ext = *src;
+        /* Strings from the host are terminated here, whatever it sent. */
+        ext->snapshot[sizeof(ext->snapshot) - 1] = '\0';
+        ext->snapshot_name[sizeof(ext->snapshot_name) - 1] = '\0';
         return;
     }
+    memset(ext, 0, sizeof(*ext));
     *ext = (struct abi_measure_ext){
         .magic = ABI_MEASURE_EXT_MAGIC,
         .size = sizeof(*ext),

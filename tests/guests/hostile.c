@@ -53,14 +53,16 @@ static uint8_t buf[ABI_BUF_MAX];
 
 static void send_result(const struct abi_call_table *ct, uint64_t req, uint64_t full)
 {
-    struct abi_measure_result r = {
-        .magic = ABI_MEASURE_RESULT_MAGIC,
-        .target_format = ABI_FMT_RAW,
-        .required = req,
-        .fully_allocated = full,
+    struct abi_measure_report r = {
+        .result = {
+            .magic = ABI_MEASURE_RESULT_MAGIC,
+            .target_format = ABI_FMT_RAW,
+            .required = req,
+            .fully_allocated = full,
+        },
     };
 
-    ct->send_measure_result(&r);
+    ct->send_measure_result(&r.result);
 }
 
 /* Source mode: exercise the device services.  Read device 0 through the
@@ -79,8 +81,9 @@ static uint64_t exercise_devices(const struct abi_call_table *ct)
     uint64_t data = 0;
     struct abi_extent e;
     int32_t rc;
-    struct abi_measure_result r = {.magic = ABI_MEASURE_RESULT_MAGIC,
-                                   .target_format = ABI_FMT_RAW};
+    struct abi_measure_report rep = {.result = {.magic = ABI_MEASURE_RESULT_MAGIC,
+                                                .target_format = ABI_FMT_RAW}};
+    struct abi_measure_result *r = &rep.result;
 
     for (unsigned i = 0; off < size; i++) {
         uint64_t want = chunks[i % 5];
@@ -115,9 +118,9 @@ static uint64_t exercise_devices(const struct abi_call_table *ct)
         ct->send_error(ABI_ERROR_IO, "exercise", "extents do not cover the device");
         return 1;
     }
-    r.required = data;
-    r.fully_allocated = hash | (1ull << 63);
-    ct->send_measure_result(&r);
+    r->required = data;
+    r->fully_allocated = hash | (1ull << 63);
+    ct->send_measure_result(r);
     ct->send_complete("measure", data, 1);
     return 0;
 }
@@ -208,9 +211,9 @@ __attribute__((section(".text.entry"))) uint64_t op_entry(const struct abi_call_
         __asm__ volatile("ud2");
         break;
     case H_BADMAGIC: {
-        struct abi_measure_result r = {.magic = 0xBAD};
+        struct abi_measure_report r = {.result = {.magic = 0xBAD}};
 
-        ct->send_measure_result(&r);
+        ct->send_measure_result(&r.result);
         return 1;
     }
     case H_DEBUGFLOOD:

@@ -127,8 +127,15 @@ static void m_send_reserved(const void *result)
 
 static void m_send_measure_result(const struct abi_measure_result *r)
 {
-    if (cur->n_measure++ == 0 && r != NULL)
-        cur->measure = *r;
+    /* As core: operations pass a whole struct abi_measure_report. */
+    const struct abi_measure_report *rep = (const struct abi_measure_report *)r;
+
+    if (cur->n_measure++ == 0 && r != NULL) {
+        cur->measure = rep->result;
+        cur->has_bitmaps = rep->tail_magic == ABI_MEASURE_TAIL_MAGIC &&
+                           (rep->tail_flags & ABI_MEASURE_TAIL_HAS_BITMAPS);
+        cur->bitmaps = cur->has_bitmaps ? rep->bitmaps : 0;
+    }
 }
 
 void mock_init(struct mock_state *m, uint64_t scratch_len)

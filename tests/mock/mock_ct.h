@@ -49,6 +49,8 @@ struct mock_state {
     bool complete_success;
     uint32_t n_measure;
     struct abi_measure_result measure;
+    bool has_bitmaps;           /* from the report's tail */
+    uint64_t bitmaps;
     uint32_t n_reserved;
     uint32_t n_debug;
 };
