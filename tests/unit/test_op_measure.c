@@ -1,11 +1,14 @@
 /* test_op_measure.c: the measure operation, run on the host against the
  * mock CallTable (tests/mock), checked against the real qemu-img. */
+#define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -179,23 +182,145 @@ static void foreign_call_table_is_not_used(void **state)
     mock_fini(&m);
 }
 
-static void source_mode_is_not_supported_yet(void **state)
+/* A sparse raw file on disk, served to the operation from memory with the
+ * same data/hole map the host would report. */
+struct source_file {
+    char path[64];
+    uint8_t *data;
+    uint64_t size;
+    struct abi_extent ext[64];
+    uint32_t n_ext;
+};
+
+static void make_source(struct source_file *f)
 {
-    static const uint8_t image[4096];
+    static const uint64_t writes[][2] = {{0, 4096}, {1052672, 8192}, {(64 << 20) - 4096, 8192},
+                                         {100 << 20, 1 << 20}};
+    int fd;
+    off_t off = 0;
+
+    snprintf(f->path, sizeof(f->path), "/tmp/instar-opsrc-XXXXXX");
+    fd = mkstemp(f->path);
+    assert_true(fd >= 0);
+    f->size = (128 << 20) + 1000; /* not a multiple of 512 */
+    assert_int_equal(ftruncate(fd, (off_t)f->size), 0);
+    for (size_t i = 0; i < sizeof(writes) / sizeof(writes[0]); i++) {
+        static uint8_t buf[1 << 20];
+
+        memset(buf, 0xA5, sizeof(buf));
+        assert_int_equal(pwrite(fd, buf, writes[i][1], (off_t)writes[i][0]),
+                         (ssize_t)writes[i][1]);
+    }
+    fsync(fd);
+    f->data = calloc(1, f->size);
+    assert_int_equal(pread(fd, f->data, f->size, 0), (ssize_t)f->size);
+    /* The host's map: SEEK_DATA/SEEK_HOLE. */
+    f->n_ext = 0;
+    while ((uint64_t)off < f->size && f->n_ext < 64) {
+        off_t data = lseek(fd, off, SEEK_DATA);
+        off_t hole;
+
+        if (data < 0)
+            data = (off_t)f->size;
+        if (data > off) {
+            f->ext[f->n_ext++] = (struct abi_extent){(uint64_t)off, (uint64_t)(data - off),
+                                                     ABI_EXTENT_HOLE, 0};
+            off = data;
+            continue;
+        }
+        hole = lseek(fd, off, SEEK_HOLE);
+        f->ext[f->n_ext++] = (struct abi_extent){(uint64_t)off, (uint64_t)(hole - off),
+                                                 ABI_EXTENT_DATA, 0};
+        off = hole;
+    }
+    close(fd);
+}
+
+static uint64_t run_source(struct mock_state *m, const struct source_file *f,
+                           struct abi_measure_config *c, const struct abi_measure_ext *ext)
+{
+    struct mock_device d = {.data = f->data, .size = f->size, .allocated = f->size,
+                            .extents = f->ext, .n_extents = f->n_ext};
+    uint8_t page[ABI_OPERATION_CONFIG_SIZE] = {0};
+
+    memcpy(page, c, sizeof(*c));
+    if (ext != NULL)
+        memcpy(page + ABI_MEASURE_EXT_OFFSET, ext, sizeof(*ext));
+    mock_init(m, 64 << 20);
+    mock_set_config(m, page, sizeof(page));
+    mock_add_device(m, &d);
+    return op_entry(mock_table(m));
+}
+
+static void raw_source_matches_qemu(void **state)
+{
+    struct source_file f;
     struct mock_state m;
     struct abi_measure_config c = size_config(ABI_FMT_QCOW2, 0);
-    struct mock_device d = {.data = image, .size = sizeof(image), .allocated = 4096};
+    char args[160];
 
     (void)state;
-    c.flags &= ~ABI_MEASURE_FLAG_SIZE_MODE;
-    mock_init(&m, 0);
-    mock_set_config(&m, &c, sizeof(c));
-    mock_add_device(&m, &d);
-    assert_int_equal(op_entry(mock_table(&m)), 1);
-    assert_int_equal(m.n_errors, 1);
-    assert_int_equal(m.first_error_code, ABI_ERROR_UNSUPPORTED);
+    make_source(&f);
+    c.flags = ABI_MEASURE_FLAG_COMPAT_V3; /* source mode: no SIZE_MODE flag */
+    for (uint32_t cs = 512; cs <= (2u << 20); cs *= 4) {
+        c.qcow2_cluster_size = cs;
+        assert_int_equal(run_source(&m, &f, &c, NULL), 0);
+        snprintf(args, sizeof(args), "-O qcow2 -o cluster_size=%u %s", cs, f.path);
+        assert_result_is_qemus(&m, args);
+        /* A raw source has no persistent bitmaps: no "bitmaps" key. */
+        assert_false(m.has_bitmaps);
+        mock_fini(&m);
+    }
+    c = size_config(ABI_FMT_RAW, 0);
+    c.flags = 0;
+    assert_int_equal(run_source(&m, &f, &c, NULL), 0);
+    snprintf(args, sizeof(args), "-O raw %s", f.path);
+    assert_result_is_qemus(&m, args);
+    mock_fini(&m);
+    unlink(f.path);
+    free(f.data);
+}
+
+static void source_options_are_applied(void **state)
+{
+    struct source_file f;
+    struct mock_state m;
+    struct abi_measure_config c = size_config(ABI_FMT_QCOW2, 0);
+    struct abi_measure_ext ext;
+
+    (void)state;
+    make_source(&f);
+    c.flags = ABI_MEASURE_FLAG_COMPAT_V3;
+    memset(&ext, 0, sizeof(ext));
+    ext.magic = ABI_MEASURE_EXT_MAGIC;
+    ext.size = sizeof(ext);
+    ext.vmdk_heads = 16;
+    ext.vhdx_log_size = 1 << 20;
+    /* -l on raw: qemu's refusal, before anything else happens. */
+    ext.source_flags = ABI_MEASURE_SRC_SNAPSHOT;
+    memcpy(ext.snapshot, "snap", 5);
+    assert_int_equal(run_source(&m, &f, &c, &ext), 1);
+    assert_int_equal(m.first_error_code, ABI_ERROR_PLAIN);
+    assert_string_equal(m.first_error, "Failed to load snapshot: Block format 'raw' used by "
+                                       "device '' does not support temporarily loading "
+                                       "internal snapshots");
     assert_int_equal(m.n_measure, 0);
     mock_fini(&m);
+    /* Probe only: the host has an option error to print. */
+    ext.source_flags = ABI_MEASURE_SRC_PROBE_ONLY;
+    assert_int_equal(run_source(&m, &f, &c, &ext), 1);
+    assert_int_equal(m.n_errors, 0);
+    assert_int_equal(m.measure.error, ABI_MEASURE_ERROR_INVALID_OPTION);
+    assert_int_equal(m.reads, 1); /* the probe only, no walk */
+    mock_fini(&m);
+    /* -f qcow2 on raw bytes: the qcow2 driver's refusal as an open error. */
+    ext.source_flags = 0;
+    ext.source_format = ABI_FMT_QCOW2;
+    assert_int_equal(run_source(&m, &f, &c, &ext), 1);
+    assert_int_equal(m.first_error_code, ABI_ERROR_OPEN);
+    mock_fini(&m);
+    unlink(f.path);
+    free(f.data);
 }
 
 int main(void)
@@ -209,7 +334,8 @@ int main(void)
         cmocka_unit_test(bad_config_magic_is_an_invalid_option),
         cmocka_unit_test(invalid_options_are_refused),
         cmocka_unit_test(foreign_call_table_is_not_used),
-        cmocka_unit_test(source_mode_is_not_supported_yet),
+        cmocka_unit_test(raw_source_matches_qemu),
+        cmocka_unit_test(source_options_are_applied),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
