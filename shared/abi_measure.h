@@ -91,6 +91,12 @@ _Static_assert(offsetof(struct abi_measure_config, luks_header_overhead) == 48, 
 #define ABI_MEASURE_SRC_KEY_SECRET (1u << 3)    /* a LUKS key secret was given */
 #define ABI_MEASURE_SRC_PROBE_ONLY (1u << 4)    /* open the source, then stop: the
                                                    host has an option error to print */
+#define ABI_MEASURE_SRC_WINDOW (1u << 5)        /* raw offset=/size=: the disk is
+                                                   window_size bytes at window_offset */
+#define ABI_MEASURE_SRC_NO_BACKING (1u << 6)    /* backing=null: ignore a backing file */
+#define ABI_MEASURE_SRC_UNKNOWN_OPTION (1u << 7) /* --image-opts gave unknown_option[]:
+                                                    refuse it once the format is known */
+#define ABI_MEASURE_OPTION_MAX 64u
 #define ABI_MEASURE_SNAPSHOT_MAX 256u
 
 struct abi_measure_ext {
@@ -105,6 +111,9 @@ struct abi_measure_ext {
     uint32_t _pad;
     char snapshot[ABI_MEASURE_SNAPSHOT_MAX];      /* NUL-terminated */
     char snapshot_name[ABI_MEASURE_SNAPSHOT_MAX]; /* NUL-terminated */
+    uint64_t window_offset;      /* bytes into the file (ABI_MEASURE_SRC_WINDOW) */
+    uint64_t window_size;        /* bytes (ABI_MEASURE_SRC_WINDOW) */
+    char unknown_option[ABI_MEASURE_OPTION_MAX]; /* NUL-terminated */
 };
 _Static_assert(offsetof(struct abi_measure_ext, flags) == 8, "ext.flags");
 _Static_assert(offsetof(struct abi_measure_ext, vmdk_heads) == 12, "ext.vmdk_heads");
@@ -114,7 +123,10 @@ _Static_assert(offsetof(struct abi_measure_ext, vhdx_log_size) == 24, "ext.vhdx_
 _Static_assert(offsetof(struct abi_measure_ext, source_flags) == 32, "ext.source_flags");
 _Static_assert(offsetof(struct abi_measure_ext, snapshot) == 40, "ext.snapshot");
 _Static_assert(offsetof(struct abi_measure_ext, snapshot_name) == 296, "ext.snapshot_name");
-_Static_assert(sizeof(struct abi_measure_ext) == 552, "abi_measure_ext size");
+_Static_assert(offsetof(struct abi_measure_ext, window_offset) == 552, "ext.window_offset");
+_Static_assert(offsetof(struct abi_measure_ext, window_size) == 560, "ext.window_size");
+_Static_assert(offsetof(struct abi_measure_ext, unknown_option) == 568, "ext.unknown_option");
+_Static_assert(sizeof(struct abi_measure_ext) == 632, "abi_measure_ext size");
 _Static_assert(ABI_MEASURE_EXT_OFFSET >= sizeof(struct abi_measure_config),
                "the extension record must follow MeasureConfig");
 _Static_assert(ABI_MEASURE_EXT_OFFSET + sizeof(struct abi_measure_ext) <= 4096,

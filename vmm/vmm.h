@@ -59,7 +59,8 @@ struct vmm_opt_desc {
 
 /* One parsed name=value of an option list, after type checking. */
 struct vmm_opt {
-    const struct vmm_opt_desc *desc;
+    const struct vmm_opt_desc *desc; /* NULL when parsed by vmm_opts_parse_any() */
+    char *name;        /* owned */
     char *value;       /* owned */
     uint64_t number;   /* NUMBER and SIZE */
     bool boolean;      /* BOOL */
@@ -81,6 +82,10 @@ bool vmm_opts_list_valid(const char *list);
  * `opts` is then released. */
 bool vmm_opts_parse(struct vmm_opts *opts, const char *list, const struct vmm_opt_desc *descs,
                     const struct vmm_opt_desc *more);
+/* Split `list` like vmm_opts_parse(), accepting every name as a string
+ * option (for --image-opts, whose names the block layer checks). */
+bool vmm_opts_parse_any(struct vmm_opts *opts, const char *list);
+
 /* The last occurrence of `name`, or NULL. */
 const struct vmm_opt *vmm_opts_get(const struct vmm_opts *opts, const char *name);
 /* The last value of `name`: its text (or NULL), its number, its bool. */

@@ -518,33 +518,64 @@ static bool qemu_driver(const char *name)
 }
 
 /* Open the source read-only, as qemu-img does before looking at -O. */
-static bool open_source(const struct vmm_measure_args *a, struct vmm_device *dev)
+static bool open_source(const struct vmm_measure_args *a, struct vmm_source *src,
+                        struct vmm_device *dev)
 {
     const char *f = a->filename;
+    const char *driver;
+    char *err = NULL;
     struct stat st;
 
-    if (a->fmt != NULL && source_format(a->fmt) == ABI_FMT_UNKNOWN) {
-        if (qemu_driver(a->fmt))
+    if (a->image_opts && a->fmt != NULL) {
+        vmm_error("--image-opts and --format are mutually exclusive");
+        return false;
+    }
+    if (!vmm_source_parse(f, a->image_opts, src, &err)) {
+        vmm_error("Could not open '%s': %s", f, err);
+        free(err);
+        return false;
+    }
+    driver = src->driver != NULL ? src->driver : a->fmt;
+    if (driver != NULL && source_format(driver) == ABI_FMT_UNKNOWN) {
+        if (qemu_driver(driver))
             vmm_error("Could not open '%s': the '%s' driver is not supported by instar", f,
-                      a->fmt);
+                      driver);
         else
-            vmm_error("Could not open '%s': Unknown driver '%s'", f, a->fmt);
+            vmm_error("Could not open '%s': Unknown driver '%s'", f, driver);
         return false;
     }
     /* O_NONBLOCK: opening a FIFO must not wait for a writer. */
-    dev->fd = open(f, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    dev->fd = open(src->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (dev->fd < 0) {
-        vmm_error("Could not open '%s': Could not open '%s': %s", f, f, strerror(errno));
+        vmm_error("Could not open '%s': Could not open '%s': %s", f, src->path, strerror(errno));
         return false;
     }
     if (fstat(dev->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        vmm_error("Could not open '%s': 'file' driver requires '%s' to be a regular file", f, f);
-        close(dev->fd);
-        dev->fd = -1;
+        vmm_error("Could not open '%s': 'file' driver requires '%s' to be a regular file", f,
+                  src->path);
         return false;
     }
     dev->size = (uint64_t)st.st_size;
     dev->allocated = (uint64_t)st.st_blocks * 512u;
+    if (src->window) {
+        if (src->offset > dev->size) {
+            vmm_error("Could not open '%s': Offset (%llu) cannot be greater than size of the "
+                      "containing file (%llu)", f, (unsigned long long)src->offset,
+                      (unsigned long long)dev->size);
+            return false;
+        }
+        if (!src->has_size)
+            src->size = dev->size - src->offset;
+        if (src->size > dev->size - src->offset) {
+            vmm_error("Could not open '%s': The sum of offset (%llu) and size (%llu) has to be "
+                      "smaller or equal to the  actual size of the containing file (%llu)", f,
+                      (unsigned long long)src->offset, (unsigned long long)src->size,
+                      (unsigned long long)dev->size);
+            return false;
+        }
+    }
+    if (src->backing_cut && !src->backing_null_json)
+        vmm_warn("Use of \"backing\": \"\" is deprecated; use \"backing\": null instead");
     return true;
 }
 
@@ -562,9 +593,12 @@ static bool copy_snapshot(char *dst, const char *src)
 }
 
 /* The source's options in the extension record. */
-static bool source_options(const struct vmm_measure_args *a, struct abi_measure_ext *ext)
+static bool source_options(const struct vmm_measure_args *a, const struct vmm_source *src,
+                           struct abi_measure_ext *ext)
 {
-    ext->source_format = a->fmt != NULL ? source_format(a->fmt) : ABI_FMT_UNKNOWN;
+    const char *driver = src->driver != NULL ? src->driver : a->fmt;
+
+    ext->source_format = driver != NULL ? source_format(driver) : ABI_FMT_UNKNOWN;
     ext->source_flags = 0;
     if (a->snapshot_name != NULL) {
         ext->source_flags |= ABI_MEASURE_SRC_SNAPSHOT;
@@ -586,6 +620,23 @@ static bool source_options(const struct vmm_measure_args *a, struct abi_measure_
         if (!(ext->source_flags & (ABI_MEASURE_SRC_SNAPSHOT_ID | ABI_MEASURE_SRC_SNAPSHOT_NAME)))
             ext->source_flags |= ABI_MEASURE_SRC_SNAPSHOT_ID;
     }
+    if (src->window) {
+        ext->source_flags |= ABI_MEASURE_SRC_WINDOW;
+        ext->window_offset = src->offset;
+        ext->window_size = src->size;
+    }
+    if (src->backing_cut)
+        ext->source_flags |= ABI_MEASURE_SRC_NO_BACKING;
+    if (src->unknown != NULL) {
+        ext->source_flags |= ABI_MEASURE_SRC_UNKNOWN_OPTION;
+        snprintf(ext->unknown_option, sizeof(ext->unknown_option), "%s", src->unknown);
+    }
+    if (src->key_secret != NULL) {
+        /* The passphrase is never used, but qemu-img looks the secret up. */
+        if (!vmm_secret_usable(src->key_secret))
+            return false;
+        ext->source_flags |= ABI_MEASURE_SRC_KEY_SECRET;
+    }
     return true;
 }
 
@@ -595,13 +646,15 @@ static int measure_source(struct vmm_measure_args *a, struct vmm_device *dev)
 {
     struct measure_page page;
     struct vmm_run_result r;
+    struct vmm_source src;
     char *pending = NULL;
     size_t pending_len = 0;
     bool ok;
-    int rc;
+    int rc = VMM_EXIT_ERROR;
 
-    if (!open_source(a, dev))
-        return VMM_EXIT_ERROR;
+    memset(&src, 0, sizeof(src));
+    if (!open_source(a, &src, dev))
+        goto out;
     vmm_diag = open_memstream(&pending, &pending_len);
     if (vmm_diag == NULL)
         abort();
@@ -615,28 +668,29 @@ static int measure_source(struct vmm_measure_args *a, struct vmm_device *dev)
         page.ext.magic = ABI_MEASURE_EXT_MAGIC;
         page.ext.size = sizeof(page.ext);
     }
-    if (!source_options(a, &page.ext)) {
-        free(pending);
-        return VMM_EXIT_ERROR;
-    }
+    if (!source_options(a, &src, &page.ext))
+        goto out;
     if (!ok)
         page.ext.source_flags |= ABI_MEASURE_SRC_PROBE_ONLY;
     run_guest(a, &page, dev, &r);
     if (r.outcome != VMM_RUN_OK || r.report.have_error) {
-        free(pending);
-        return report_failure(a, &r);
+        rc = report_failure(a, &r);
+        goto out;
     }
     fputs(pending, stderr);
-    free(pending);
     if (!ok) {
         /* The guest must have stopped after opening the source. */
+        rc = VMM_EXIT_ERROR;
         if (!r.report.have_measure || r.report.measure.error != ABI_MEASURE_ERROR_INVALID_OPTION) {
             vmm_error("guest protocol violation: result where none was asked for");
-            return VMM_EXIT_GUEST_FAULT;
+            rc = VMM_EXIT_GUEST_FAULT;
         }
-        return VMM_EXIT_ERROR;
+        goto out;
     }
     rc = print_measure(a, &page, &r);
+out:
+    free(pending);
+    vmm_source_free(&src);
     return rc;
 }
 

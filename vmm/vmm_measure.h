@@ -40,6 +40,31 @@ struct vmm_measure_args {
 int vmm_measure_parse_argv(int argc, char **argv, struct vmm_measure_args *a);
 void vmm_measure_args_free(struct vmm_measure_args *a);
 
+/* The source image, from a file name, --image-opts or json:{...}. */
+struct vmm_source {
+    const char *display;       /* the argument, as "Could not open '%s'" names it */
+    char *path;                /* the file to open */
+    char *plain_filename;      /* "filename" option (driver=file) */
+    char *driver;              /* format driver, or NULL to probe */
+    char *protocol;            /* file.driver */
+    bool window;               /* raw offset= / size= given */
+    bool has_size;
+    uint64_t offset;
+    uint64_t size;
+    char *key_secret;          /* key-secret / encrypt.key-secret */
+    const char *key_secret_opt;
+    char *backing;             /* backing=<node> (not supported) */
+    bool backing_cut;          /* backing=null or "": do not follow a backing file */
+    bool backing_null_json;    /* json: "backing": null */
+    char *unknown;             /* first option nothing understands */
+};
+
+/* Reduce `arg` (a file name, or with image_opts an option string; json:
+ * names either way) to `s`.  On failure *err is qemu's message (malloc'd),
+ * to print after "Could not open '<arg>': ". */
+bool vmm_source_parse(const char *arg, bool image_opts, struct vmm_source *s, char **err);
+void vmm_source_free(struct vmm_source *s);
+
 /* The target called `name` (case-sensitive), or NULL. */
 const struct vmm_target *vmm_target_find(const char *name);
 /* The file protocol's creation options, appended to every target's. */

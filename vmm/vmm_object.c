@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vmm_json.h"
 #include "vmm_measure.h"
 
 #define MAX_SECRETS 64
@@ -213,82 +214,24 @@ err:
     return -1;
 }
 
-/* A flat JSON object of string, number and literal values. */
-static int split_json(const char *p, struct kv *kv)
+/* A JSON object definition; nested objects flatten to dotted keys, which
+ * then fail as unexpected parameters, as in qemu. */
+static int split_json(const char *def, struct kv *kv)
 {
-    int n = 0;
+    struct vmm_json_kv j[VMM_JSON_MAX_KEYS];
+    int n = vmm_json_parse(def, j);
 
-#define WS()                                                                  \
-    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')               \
-        p++
-    p++; /* '{' */
-    WS();
-    if (*p == '}')
-        return 0;
-    for (;;) {
-        const char *start;
-
-        WS();
-        if (*p == '\0')
-            goto eoi;
-        if (*p != '"' || n == MAX_KEYS)
-            goto bad;
-        start = ++p;
-        while (*p != '"' && *p != '\0')
-            p++;
-        if (*p == '\0')
-            goto eoi;
-        kv[n].key = strndup(start, (size_t)(p - start));
-        p++;
-        WS();
-        if (*p == '\0')
-            goto eoi;
-        if (*p != ':')
-            goto bad;
-        p++;
-        WS();
-        if (*p == '\0')
-            goto eoi;
-        if (*p == '"') {
-            start = ++p;
-            while (*p != '"' && *p != '\0')
-                p++;
-            if (*p == '\0')
-                goto eoi;
-            kv[n].value = strndup(start, (size_t)(p - start));
-            kv[n].is_string = true;
-            p++;
-        } else {
-            start = p;
-            while (*p != ',' && *p != '}' && *p != '\0' && *p != ' ')
-                p++;
-            kv[n].value = strndup(start, (size_t)(p - start));
-            kv[n].is_string = false;
-        }
-        if (kv[n].key == NULL || kv[n].value == NULL)
-            abort();
-        n++;
-        WS();
-        if (*p == ',') {
-            p++;
-            continue;
-        }
-        if (*p == '}')
-            break;
-        if (*p == '\0')
-            goto eoi;
-        goto bad;
+    if (n > MAX_KEYS) {
+        vmm_json_free(j, n);
+        vmm_error("Too many parameters in object definition");
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        kv[i].key = j[i].key;
+        kv[i].value = j[i].value;
+        kv[i].is_string = j[i].type == VMM_JSON_STRING;
     }
     return n;
-eoi:
-    vmm_error("JSON parse error, premature EOI");
-    kv_free(kv, n);
-    return -1;
-bad:
-    vmm_error("JSON parse error, invalid syntax");
-    kv_free(kv, n);
-    return -1;
-#undef WS
 }
 
 static const char *lookup(const struct kv *kv, int n, const char *key)

@@ -113,6 +113,8 @@ static bool check_value(struct vmm_opt *o)
 
 static const struct vmm_opt_desc *find_desc(const struct vmm_opt_desc *descs, const char *name)
 {
+    if (descs == NULL)
+        return NULL;
     for (; descs->name != NULL; descs++) {
         if (strcmp(descs->name, name) == 0)
             return descs;
@@ -120,8 +122,8 @@ static const struct vmm_opt_desc *find_desc(const struct vmm_opt_desc *descs, co
     return NULL;
 }
 
-bool vmm_opts_parse(struct vmm_opts *opts, const char *list, const struct vmm_opt_desc *descs,
-                    const struct vmm_opt_desc *more)
+static bool parse(struct vmm_opts *opts, const char *list, const struct vmm_opt_desc *descs,
+                  const struct vmm_opt_desc *more, bool any)
 {
     const char *p = list;
 
@@ -167,22 +169,22 @@ bool vmm_opts_parse(struct vmm_opts *opts, const char *list, const struct vmm_op
             opts->cap = cap;
         }
         o = &opts->items[opts->count];
-        o->desc = find_desc(descs, name);
+        o->desc = any ? NULL : find_desc(descs, name);
         if (o->desc == NULL && more != NULL)
             o->desc = find_desc(more, name);
+        o->name = name;
         o->value = value;
         o->number = 0;
         o->boolean = false;
-        if (o->desc == NULL) {
+        if (o->desc == NULL && !any) {
             vmm_error("Invalid parameter '%s'", name);
             free(name);
             free(value);
             vmm_opts_free(opts);
             return false;
         }
-        free(name);
         opts->count++;
-        if (!check_value(o)) {
+        if (!any && !check_value(o)) {
             vmm_opts_free(opts);
             return false;
         }
@@ -190,10 +192,21 @@ bool vmm_opts_parse(struct vmm_opts *opts, const char *list, const struct vmm_op
     return true;
 }
 
+bool vmm_opts_parse(struct vmm_opts *opts, const char *list, const struct vmm_opt_desc *descs,
+                    const struct vmm_opt_desc *more)
+{
+    return parse(opts, list, descs, more, false);
+}
+
+bool vmm_opts_parse_any(struct vmm_opts *opts, const char *list)
+{
+    return parse(opts, list, NULL, NULL, true);
+}
+
 const struct vmm_opt *vmm_opts_get(const struct vmm_opts *opts, const char *name)
 {
     for (size_t i = opts->count; i > 0; i--) {
-        if (strcmp(opts->items[i - 1].desc->name, name) == 0)
+        if (strcmp(opts->items[i - 1].name, name) == 0)
             return &opts->items[i - 1];
     }
     return NULL;
@@ -222,8 +235,10 @@ bool vmm_opts_bool(const struct vmm_opts *opts, const char *name, bool dflt)
 
 void vmm_opts_free(struct vmm_opts *opts)
 {
-    for (size_t i = 0; i < opts->count; i++)
+    for (size_t i = 0; i < opts->count; i++) {
+        free(opts->items[i].name);
         free(opts->items[i].value);
+    }
     free(opts->items);
     opts->items = NULL;
     opts->count = 0;

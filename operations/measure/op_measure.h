@@ -12,6 +12,7 @@
 /* A source image being measured (op_source.c). */
 struct op_source {
     const struct abi_call_table *ct;
+    uint64_t window_offset;      /* raw offset= into device 0 */
     struct img_io io;
     struct img_arena arena;
     struct img img;

@@ -12,18 +12,32 @@
 #include "rt.h"
 #include "rt_fmt.h"
 
+/* Device 0, or the window of it raw's offset=/size= options select. */
 static int64_t io_read(void *ctx, uint64_t off, uint64_t len, void *buf)
 {
-    const struct abi_call_table *ct = ctx;
+    const struct op_source *src = ctx;
 
-    return ct->device_read(0, off, len, buf);
+    if (off >= src->io.size)
+        return 0;
+    if (len > src->io.size - off)
+        len = src->io.size - off;
+    return src->ct->device_read(0, src->window_offset + off, len, buf);
 }
 
 static int32_t io_extent(void *ctx, uint64_t off, struct abi_extent *out)
 {
-    const struct abi_call_table *ct = ctx;
+    const struct op_source *src = ctx;
+    int32_t rc;
 
-    return ct->device_extent(0, off, out);
+    if (off >= src->io.size)
+        return 0;
+    rc = src->ct->device_extent(0, src->window_offset + off, out);
+    if (rc == 1) {
+        out->offset = off;
+        if (out->length > src->io.size - off)
+            out->length = src->io.size - off;
+    }
+    return rc;
 }
 
 /* Report a failure of the source: open-phase failures get qemu's
@@ -52,8 +66,18 @@ bool op_source_open(const struct abi_call_table *ct, const struct abi_measure_ex
 
     memset(src, 0, sizeof(*src));
     src->ct = ct;
-    src->io.ctx = (void *)(uintptr_t)ct;
+    src->io.ctx = src;
     src->io.size = ct->device_size(0);
+    if (ext->source_flags & ABI_MEASURE_SRC_WINDOW) {
+        /* The host checked the window against the file. */
+        if (ext->window_offset > src->io.size ||
+            ext->window_size > src->io.size - ext->window_offset) {
+            ct->send_error(ABI_ERROR_PANIC, "measure", "source window outside the device");
+            return false;
+        }
+        src->window_offset = ext->window_offset;
+        src->io.size = ext->window_size;
+    }
     src->io.allocated = ct->device_allocated(0);
     src->io.read = io_read;
     src->io.extent = io_extent;
@@ -109,13 +133,21 @@ bool op_source_open(const struct abi_call_table *ct, const struct abi_measure_ex
         fail(src, err, true);
         return false;
     }
+    /* An --image-opts option no layer took, once the format is known. */
+    if (ext->source_flags & ABI_MEASURE_SRC_UNKNOWN_OPTION) {
+        rt_format(img->err, sizeof(img->err),
+                  "Block format '%s' does not support the option '%s'", drv->name,
+                  ext->unknown_option);
+        fail(src, IMG_ERR_OPEN, true);
+        return false;
+    }
     if (img->virtual_size % 512 != 0 || img->virtual_size > (uint64_t)INT64_MAX) {
         rt_format(img->err, sizeof(img->err), "invalid virtual size %llu",
                   (unsigned long long)img->virtual_size);
         fail(src, IMG_ERR_OPEN, true);
         return false;
     }
-    if (img->has_backing) {
+    if (img->has_backing && !(ext->source_flags & ABI_MEASURE_SRC_NO_BACKING)) {
         rt_format(img->err, sizeof(img->err),
                   "images with a backing file are not supported yet");
         fail(src, IMG_ERR_UNSUPPORTED, true);

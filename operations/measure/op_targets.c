@@ -24,6 +24,7 @@ void op_measure_ext(const void *page, uint32_t page_len, struct abi_measure_ext 
         /* Strings from the host are terminated here, whatever it sent. */
         ext->snapshot[sizeof(ext->snapshot) - 1] = '\0';
         ext->snapshot_name[sizeof(ext->snapshot_name) - 1] = '\0';
+        ext->unknown_option[sizeof(ext->unknown_option) - 1] = '\0';
         return;
     }
     memset(ext, 0, sizeof(*ext));
