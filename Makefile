@@ -188,4 +188,4 @@ include tests/tests.mk
 -include $(shell find $(BUILD)/guest $(BUILD)/host -name '*.d' 2>/dev/null)
 
 bench: all
-	$(Q)bash scripts/bench.sh $(BUILD)
+	$(Q)$(PYTHON) scripts/bench.py --instar $(BUILD)/instar

@@ -25,7 +25,7 @@ PACKAGES=(
     check libcmocka-dev libseccomp-dev libsubunit-dev
     qemu-utils
     clang llvm libclang-rt-14-dev
-    hyperfine
+    hyperfine time
 )
 
 want_packages=1
