@@ -184,6 +184,7 @@ distclean:
 	rm -rf $(BUILD)
 
 include tests/tests.mk
+include tests/fuzz/fuzz.mk
 
 -include $(shell find $(BUILD)/guest $(BUILD)/host -name '*.d' 2>/dev/null)
 

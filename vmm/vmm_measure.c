@@ -153,8 +153,14 @@ int vmm_measure_parse_argv(int argc, char **argv, struct vmm_measure_args *a)
         case 'U':
             break; /* locking only; instar never writes */
         case OPTION_OBJECT:
-            if (!vmm_object_add(optarg))
+            switch (vmm_object_add(optarg)) {
+            case VMM_OBJECT_OK:
+                break;
+            case VMM_OBJECT_HELP:
+                return VMM_EXIT_OK;
+            case VMM_OBJECT_ERROR:
                 return VMM_EXIT_ERROR;
+            }
             break;
         case OPTION_IMAGE_OPTS:
             a->image_opts = true;

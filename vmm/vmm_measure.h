@@ -71,9 +71,13 @@ const struct vmm_target *vmm_target_find(const char *name);
 const struct vmm_opt_desc *vmm_file_opts(void);
 
 /* --object definitions given so far (vmm_object.c). */
-/* Process one --object argument as qemu-img does when it sees it: errors
- * are printed and make the function return false. */
-bool vmm_object_add(const char *def);
+enum vmm_object_rc {
+    VMM_OBJECT_OK,
+    VMM_OBJECT_ERROR, /* message printed: exit 1 */
+    VMM_OBJECT_HELP,  /* help printed: exit 0 */
+};
+/* Process one --object argument as qemu-img does when it sees it. */
+enum vmm_object_rc vmm_object_add(const char *def);
 /* True if a secret object with this id was defined. */
 bool vmm_secret_exists(const char *id);
 /* qemu-img's checks when a secret is used as a passphrase: defined, and its

@@ -488,7 +488,7 @@ err:
     return false;
 }
 
-bool vmm_object_add(const char *def)
+enum vmm_object_rc vmm_object_add(const char *def)
 {
     struct kv kv[MAX_KEYS] = {{0}};
     int n = def[0] == '{' ? split_json(def, kv) : split_keyval(def, kv);
@@ -496,7 +496,7 @@ bool vmm_object_add(const char *def)
     bool ok = false;
 
     if (n < 0)
-        return false;
+        return VMM_OBJECT_ERROR;
     type = lookup(kv, n, "qom-type");
     /* "help" lists the types; "TYPE,help" lists its properties. */
     if (def[0] != '{') {
@@ -504,7 +504,8 @@ bool vmm_object_add(const char *def)
             printf("List of user creatable objects:\n");
             for (size_t i = 0; object_types[i] != NULL; i++)
                 printf("  %s\n", object_types[i]);
-            exit(0);
+            kv_free(kv, n);
+            return VMM_OBJECT_HELP;
         }
         for (int i = 1; i < n; i++) {
             if (!is_help(kv[i].key) || strcmp(kv[i].value, "on") != 0)
@@ -517,7 +518,8 @@ bool vmm_object_add(const char *def)
                 for (size_t k = 0; object_types[k] != NULL; k++)
                     printf("  %s\n", object_types[k]);
             }
-            exit(0);
+            kv_free(kv, n);
+            return VMM_OBJECT_HELP;
         }
     }
     if (type == NULL) {
@@ -537,5 +539,5 @@ bool vmm_object_add(const char *def)
     vmm_error("Parameter 'qom-type' does not accept value '%s'", type);
 out:
     kv_free(kv, n);
-    return ok;
+    return ok ? VMM_OBJECT_OK : VMM_OBJECT_ERROR;
 }
