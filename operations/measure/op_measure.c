@@ -11,6 +11,7 @@
 
 #include "abi_format.h"
 #include "calc.h"
+#include "rt.h"
 
 static enum calc_prealloc prealloc_of(uint32_t flags)
 {
@@ -154,7 +155,7 @@ __attribute__((section(".text.entry"))) uint64_t op_entry(const struct abi_call_
     if (cfg == NULL || len < sizeof(c))
         return finish(ct, ABI_FMT_UNKNOWN, CALC_ERR_INVALID_OPTION, &res, false, 0);
     /* Copy once: the page is read-only to us, but the copy is what we check. */
-    c = *cfg;
+    memcpy(&c, cfg, sizeof(c));
     if (c.magic != ABI_MEASURE_CONFIG_MAGIC)
         return finish(ct, ABI_FMT_UNKNOWN, CALC_ERR_INVALID_OPTION, &res, false, 0);
     op_measure_ext(cfg, len, &ext);

@@ -15,17 +15,16 @@
 
 void op_measure_ext(const void *page, uint32_t page_len, struct abi_measure_ext *ext)
 {
-    const struct abi_measure_ext *src =
-        (const struct abi_measure_ext *)((const uint8_t *)page + ABI_MEASURE_EXT_OFFSET);
-
-    if (page_len >= ABI_MEASURE_EXT_OFFSET + sizeof(*ext) && src->magic == ABI_MEASURE_EXT_MAGIC &&
-        src->size == sizeof(*ext)) {
-        *ext = *src;
-        /* Strings from the host are terminated here, whatever it sent. */
-        ext->snapshot[sizeof(ext->snapshot) - 1] = '\0';
-        ext->snapshot_name[sizeof(ext->snapshot_name) - 1] = '\0';
-        ext->unknown_option[sizeof(ext->unknown_option) - 1] = '\0';
-        return;
+    /* Byte copies: the page's alignment is the host's business. */
+    if (page_len >= ABI_MEASURE_EXT_OFFSET + sizeof(*ext)) {
+        memcpy(ext, (const uint8_t *)page + ABI_MEASURE_EXT_OFFSET, sizeof(*ext));
+        if (ext->magic == ABI_MEASURE_EXT_MAGIC && ext->size == sizeof(*ext)) {
+            /* Strings from the host are terminated here, whatever it sent. */
+            ext->snapshot[sizeof(ext->snapshot) - 1] = '\0';
+            ext->snapshot_name[sizeof(ext->snapshot_name) - 1] = '\0';
+            ext->unknown_option[sizeof(ext->unknown_option) - 1] = '\0';
+            return;
+        }
     }
     memset(ext, 0, sizeof(*ext));
     *ext = (struct abi_measure_ext){

@@ -28,7 +28,7 @@ struct mock_device {
 struct mock_state {
     struct mock_device devices[ABI_MAX_DEVICES];
     uint32_t device_count;
-    uint8_t config[ABI_OPERATION_CONFIG_SIZE];
+    _Alignas(4096) uint8_t config[ABI_OPERATION_CONFIG_SIZE]; /* page-aligned, as in the guest */
     uint8_t *scratch;           /* owned */
     uint64_t scratch_len;
 
