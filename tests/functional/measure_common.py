@@ -15,13 +15,15 @@ def run(argv, env=None, timeout=120):
     return p, time.monotonic() - start
 
 
-def run_qemu(args, retries=6):
+def run_qemu(args, retries=40):
     """qemu-img measure <args>; retries qemu-img's random LUKS benchmark
-    failure, which is noise, not behaviour (docs/quirks.md)."""
-    for _ in range(retries):
+    failure, which is noise, not behaviour (docs/quirks.md).  It fails more
+    often on a loaded machine, hence the back-off."""
+    for attempt in range(retries):
         p, _ = run(["qemu-img", "measure"] + args)
         if QEMU_FLAKE not in p.stderr:
             return p
+        time.sleep(min(0.05 * (attempt + 1), 1.0))
     raise RuntimeError(f"qemu-img kept failing with '{QEMU_FLAKE}': {args}")
 
 
