@@ -78,7 +78,7 @@ install-check: all
 		want=$$(qemu-img measure --size 1G -O qcow2) && [ "$$out" = "$$want" ] && \
 		echo "install-check: installed instar finds its blobs and measures like qemu-img"
 
-check: all size-gate unit functional hostile install-check
+check: all size-gate unit functional hostile install-check fuzz-smoke
 	@echo "make check: all tests passed"
 
 test: check
