@@ -65,14 +65,15 @@ HOST_INC := -Ishared -Icrates/wire -Icrates/measure -Icrates/image -Icrates/rt -
 HOST_CFLAGS := -std=gnu11 -O2 -g -fstack-protector-strong -fstack-clash-protection \
 	-D_FORTIFY_SOURCE=2 -fPIE -DINSTAR_VERSION='"$(VERSION)"' $(HOST_INC) $(WARNINGS) -MMD -MP
 HOST_LDFLAGS := -static-pie -Wl,-z,relro,-z,now
-HOST_LIBS := -lprotobuf-c
+HOST_LIBS := -lprotobuf-c -lseccomp
 
 # SAN=1: AddressSanitizer + UndefinedBehaviorSanitizer on every host binary
 # (make check-asan uses it in its own build directory).  ASan needs dynamic
 # linking; FORTIFY_SOURCE and ASan do not mix.
 SAN ?= 0
 ifeq ($(SAN),1)
-SAN_CFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SAN_CFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
+	-DINSTAR_SAN=1
 HOST_CFLAGS := $(filter-out -D_FORTIFY_SOURCE=2,$(HOST_CFLAGS)) $(SAN_CFLAGS)
 HOST_LDFLAGS := $(SAN_CFLAGS) -Wl,-z,relro,-z,now
 endif
@@ -93,7 +94,7 @@ MEASURE_OP_SRCS := operations/measure/op_measure.c operations/measure/op_targets
 VMM_SRCS := vmm/vmm_main.c vmm/vmm_log.c vmm/vmm_help.c vmm/vmm_measure.c vmm/vmm_targets.c vmm/vmm_object.c \
 	vmm/vmm_luks.c vmm/vmm_image.c vmm/vmm_source.c vmm/vmm_json.c vmm/vmm_size.c \
 	vmm/vmm_opts.c vmm/vmm_mem.c \
-	vmm/vmm_elf.c vmm/vmm_kvm.c vmm/vmm_proto.c
+	vmm/vmm_elf.c vmm/vmm_kvm.c vmm/vmm_proto.c vmm/vmm_seccomp.c
 
 GO := $(BUILD)/guest
 HO := $(BUILD)/host

@@ -35,7 +35,7 @@ $(TB)/test_argv: tests/unit/test_argv.c tests/unit/test_util.c $(filter-out vmm/
 	$(call msg,TEST-CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(HOSTCC) $(TEST_CFLAGS) -DINSTAR_VERSION='"test"' -Wno-cast-qual $^ $(CHECK_LIBS) \
-		-lprotobuf-c -o $@
+		-lprotobuf-c -lseccomp -o $@
 
 $(TB)/test_wire: tests/unit/test_wire.c tests/unit/test_util.c vmm/vmm_proto.c vmm/vmm_log.c $(WIRE_SRCS) \
 		$(GEN_PBC)/guest.pb-c.c | $(DEPS_STAMP)
@@ -71,6 +71,11 @@ hostile: all $(HOSTILE_BIN)
 	$(Q)$(PYTHON) tests/functional/test_hostile.py --instar $(BUILD)/instar \
 		--core $(BUILD)/core.bin --guest $(HOSTILE_BIN)
 
+# The release build's lockdown (sanitizer builds do not load the filter).
+lockdown: all $(HOSTILE_BIN)
+	$(Q)$(PYTHON) tests/functional/test_lockdown.py --instar $(BUILD)/instar \
+		--core $(BUILD)/core.bin --guest $(HOSTILE_BIN)
+
 # The installed layout finds its blobs in <prefix>/lib/instar.
 install-check: all
 	$(Q)rm -rf $(TB)/stage && $(MAKE) -s install DESTDIR=$(abspath $(TB)/stage) PREFIX=/usr >/dev/null
@@ -78,7 +83,7 @@ install-check: all
 		want=$$(qemu-img measure --size 1G -O qcow2) && [ "$$out" = "$$want" ] && \
 		echo "install-check: installed instar finds its blobs and measures like qemu-img"
 
-check: all size-gate unit functional hostile install-check fuzz-smoke
+check: all size-gate unit functional hostile lockdown install-check fuzz-smoke
 	@echo "make check: all tests passed"
 
 test: check

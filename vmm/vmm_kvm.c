@@ -19,6 +19,7 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -649,6 +650,31 @@ static void run_loop(struct vm *vm)
     }
 }
 
+/* Nothing new is opened from here on: close what the run does not need and
+ * apply the seccomp allow-list (vmm_seccomp.c). */
+static bool lock_down(struct vm *vm)
+{
+    int fds[ABI_MAX_DEVICES];
+    const char *selftest = getenv("INSTAR_SECCOMP_SELFTEST");
+    int rc;
+
+    close(vm->kvm_fd); /* the VM and vCPU descriptors keep KVM alive */
+    vm->kvm_fd = -1;
+    for (uint32_t i = 0; i < vm->p->device_count; i++)
+        fds[i] = vm->p->devices[i].fd;
+    rc = vmm_lockdown(vm->vcpu_fd, fds, vm->p->device_count, vm->mem.ram_size,
+                      vm->p->timeout_ms ? vm->p->timeout_ms : VMM_DEFAULT_TIMEOUT_MS);
+    if (rc != 0) {
+        set_outcome(vm, VMM_RUN_HOST, "cannot lock the monitor down: %s", strerror(-rc));
+        return false;
+    }
+    /* Self-test of the filter (tests/functional/test_lockdown.py): a system
+     * call outside the allow-list must kill the process here. */
+    if (selftest != NULL && selftest[0] == '1')
+        syscall(SYS_getppid);
+    return true;
+}
+
 static uint64_t read_budget(const struct vmm_run_params *p)
 {
     uint64_t b = 16u << 20;
@@ -679,7 +705,7 @@ void vmm_run(const struct vmm_run_params *p, struct vmm_run_result *res)
         return;
     }
     if (kvm_open(&vm) && setup_memory(&vm) && load_guest(&vm, &entry) &&
-        setup_vcpu(&vm, entry) && arm_watchdog(&vm)) {
+        setup_vcpu(&vm, entry) && arm_watchdog(&vm) && lock_down(&vm)) {
         watchdog_run = vm.run;
         vm.done = false;
         run_loop(&vm);

@@ -13,7 +13,11 @@ int main(int argc, char **argv)
 {
     const char *dbg = getenv("INSTAR_DEBUG");
     const char *cmd;
+    static char outbuf[8192];
 
+    /* stdout's buffer is set up now: once locked down, glibc could not
+     * allocate one (or fstat the descriptor to choose its mode). */
+    setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
     vmm_debug_enabled = dbg != NULL && dbg[0] != '\0' && strcmp(dbg, "0") != 0;
     if (argc < 2) {
         vmm_error("Not enough arguments");

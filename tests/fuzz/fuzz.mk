@@ -36,7 +36,7 @@ $(FUZZ_DIR)/fuzz_cli: tests/fuzz/fuzz_cli.c $(filter-out vmm/vmm_main.c,$(VMM_SR
 		$(CALC_SRCS) $(GEN_PBC)/guest.pb-c.c | $(DEPS_STAMP)
 	$(call msg,FUZZ-CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $^ -lprotobuf-c -o $@
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $^ -lprotobuf-c -lseccomp -o $@
 
 $(FUZZ_DIR)/fuzz_calc: tests/fuzz/fuzz_calc.c $(CALC_SRCS) | $(DEPS_STAMP)
 	$(call msg,FUZZ-CC,$@)
