@@ -93,6 +93,7 @@ bool vmm_luks_header_len(const struct vmm_opts *o, const char *prefix, uint64_t 
     const struct hash *h;
     long long iter_ms = 2000;
     uint32_t key_bytes;
+    char why[512];
 
     /* 1. Types, as qemu's QAPI visitor checks them. */
     if (alg == NULL)
@@ -132,8 +133,10 @@ bool vmm_luks_header_len(const struct vmm_opts *o, const char *prefix, uint64_t 
         vmm_error("Parameter '%skey-secret' is required for cipher", prefix);
         return false;
     }
-    if (!vmm_secret_usable(secret))
+    if (!vmm_secret_check(secret, why, sizeof(why))) {
+        vmm_error("%s", why);
         return false;
+    }
     /* 3. Whether the crypto backend could build this header. */
     if (strcmp(alg, "des") == 0 || strcmp(alg, "3des") == 0) {
         vmm_error("Algorithm '%s' not supported", alg);

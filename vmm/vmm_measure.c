@@ -638,9 +638,13 @@ static bool source_options(const struct vmm_measure_args *a, const struct vmm_so
         snprintf(ext->unknown_option, sizeof(ext->unknown_option), "%s", src->unknown);
     }
     if (src->key_secret != NULL) {
+        char why[512];
+
         /* The passphrase is never used, but qemu-img looks the secret up. */
-        if (!vmm_secret_usable(src->key_secret))
+        if (!vmm_secret_check(src->key_secret, why, sizeof(why))) {
+            vmm_error("Could not open '%s': %s", a->filename, why);
             return false;
+        }
         ext->source_flags |= ABI_MEASURE_SRC_KEY_SECRET;
     }
     return true;

@@ -81,8 +81,8 @@ enum vmm_object_rc vmm_object_add(const char *def);
 /* True if a secret object with this id was defined. */
 bool vmm_secret_exists(const char *id);
 /* qemu-img's checks when a secret is used as a passphrase: defined, and its
- * bytes valid UTF-8.  Prints the message and returns false otherwise. */
-bool vmm_secret_usable(const char *id);
+ * bytes valid UTF-8.  Otherwise false, with qemu's message in `why`. */
+bool vmm_secret_check(const char *id, char *why, size_t why_size);
 void vmm_objects_free(void);
 
 /* LUKS header length for the encryption options in `opts` whose names start

@@ -93,16 +93,16 @@ static bool utf8_valid(const uint8_t *s, size_t n)
     return true;
 }
 
-bool vmm_secret_usable(const char *id)
+bool vmm_secret_check(const char *id, char *why, size_t why_size)
 {
     const struct secret *s = find_secret(id);
 
     if (s == NULL) {
-        vmm_error("No secret with id '%s'", id);
+        snprintf(why, why_size, "No secret with id '%s'", id);
         return false;
     }
     if (!utf8_valid(s->data, s->len)) {
-        vmm_error("Data from secret %s is not valid UTF-8", id);
+        snprintf(why, why_size, "Data from secret %s is not valid UTF-8", id);
         return false;
     }
     return true;
