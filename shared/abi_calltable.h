@@ -52,7 +52,8 @@ typedef int32_t abi_device_extent_fn(uint32_t dev, uint64_t offset, struct abi_e
 typedef uint64_t abi_device_allocated_fn(uint32_t dev);
 /* The operation's config page; *len receives its size in bytes. */
 typedef const void *abi_get_config_fn(uint32_t *len);
-/* Scratch memory for the operation; *len receives its size in bytes. */
+/* Scratch memory for the operation, zero-filled when the operation starts;
+ * *len receives its size in bytes. */
 typedef void *abi_get_scratch_fn(uint64_t *len);
 typedef void abi_send_error_fn(uint32_t code, const char *operation, const char *message);
 typedef void abi_send_complete_fn(const char *operation, uint64_t count, uint32_t success);

@@ -3,13 +3,15 @@
 
 #include <stdarg.h>
 
+#include "rt.h"
 #include "rt_fmt.h"
 
-void img_arena_init(struct img_arena *a, void *base, uint64_t size)
+void img_arena_init(struct img_arena *a, void *base, uint64_t size, bool zeroed)
 {
     a->base = base;
     a->size = size;
     a->used = 0;
+    a->clean = zeroed ? 0 : size;
 }
 
 void *img_alloc(struct img_arena *a, uint64_t size)
@@ -21,9 +23,9 @@ void *img_alloc(struct img_arena *a, uint64_t size)
         return NULL;
     a->used = start + size;
     p = a->base + start;
-    /* Scratch memory may hold an earlier allocation's bytes. */
-    for (uint64_t i = 0; i < size; i++)
-        p[i] = 0;
+    /* Only memory that may hold old bytes needs clearing. */
+    if (start < a->clean)
+        memset(p, 0, (a->clean - start < size ? a->clean - start : size));
     return p;
 }
 

@@ -56,9 +56,13 @@ struct img_arena {
     uint8_t *base;
     uint64_t size;
     uint64_t used;
+    uint64_t clean;   /* memory from here on is known to be zero */
 };
 
-void img_arena_init(struct img_arena *a, void *base, uint64_t size);
+/* `zeroed`: the memory is known to be zero-filled (a fresh guest's scratch,
+ * which the CallTable promises), so allocations need not clear it -- on a
+ * kvm_pvm host every first touch of a guest page costs a fault. */
+void img_arena_init(struct img_arena *a, void *base, uint64_t size, bool zeroed);
 /* NULL when `size` bytes do not fit. */
 void *img_alloc(struct img_arena *a, uint64_t size);
 

@@ -399,6 +399,28 @@ static bool run_data(struct img *img, struct q2 *q, struct run *r, bool hosted, 
     return true;
 }
 
+static uint64_t load64(const uint8_t *p)
+{
+    uint64_t v;
+
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+/* The first entry in [j, last) of `tbl` that is not all zero (unallocated,
+ * no flags, no subclusters); fixed-size loads keep this a tight loop. */
+static uint64_t skip_empty(const uint8_t *tbl, uint64_t j, uint64_t last, uint32_t esize)
+{
+    if (esize == 8) {
+        while (j < last && load64(tbl + j * 8) == 0)
+            j++;
+    } else {
+        while (j < last && (load64(tbl + j * 16) | load64(tbl + j * 16 + 8)) == 0)
+            j++;
+    }
+    return j;
+}
+
 /* Walk the L2 table `tbl` (at file offset `l2off`) from guest offset `pos`
  * for at most `lim` bytes, within one L1 entry. */
 static enum img_err walk_table(struct img *img, struct q2 *q, const uint8_t *tbl,
@@ -419,6 +441,23 @@ static enum img_err walk_table(struct img *img, struct q2 *q, const uint8_t *tbl
         uint64_t host = e & Q2_L2E_OFFSET_MASK;
         uint64_t left = stop - r->len;
         uint64_t n = csize - in < left ? csize - in : left;
+
+        /* A run of empty entries (unallocated, no flags) in one step: large
+         * sparse images are mostly that. */
+        if (skip_empty(tbl, idx, idx + 1, esize) == idx + 1) {
+            uint64_t last = idx + (left + in + csize - 1) / csize;
+            uint64_t j;
+            uint64_t bytes;
+
+            if (last > (1ull << q->l2_bits))
+                last = 1ull << q->l2_bits;
+            j = skip_empty(tbl, idx + 1, last, esize);
+            bytes = (j - idx) * csize - in;
+            if (!run_add(r, IMG_UNALLOC, bytes < left ? bytes : left))
+                break;
+            idx = j - 1;
+            continue;
+        }
 
         if (e & Q2_OFLAG_COMPRESSED) {
             /* Compressed clusters are data, with no offset to recurse into. */

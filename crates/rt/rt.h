@@ -18,6 +18,17 @@ void *memset(void *dst, int c, size_t n);
 int memcmp(const void *a, const void *b, size_t n);
 size_t strlen(const char *s);
 
+#if defined(INSTAR_GUEST) && !defined(RT_STRING_IMPL)
+/* -ffreestanding implies -fno-builtin: without these, every small
+ * fixed-size copy (an 8-byte load from an image table) would call the
+ * functions above.  gcc inlines what it can and calls them for the rest. */
+#define memcpy(d, s, n) __builtin_memcpy((d), (s), (n))
+#define memmove(d, s, n) __builtin_memmove((d), (s), (n))
+#define memset(d, c, n) __builtin_memset((d), (c), (n))
+#define memcmp(a, b, n) __builtin_memcmp((a), (b), (n))
+#define strlen(s) __builtin_strlen(s)
+#endif
+
 /* Length of `s`, scanning at most `max` bytes. */
 size_t rt_strnlen(const char *s, size_t max);
 

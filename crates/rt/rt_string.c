@@ -1,4 +1,5 @@
 /* rt_string.c: memory and string primitives for freestanding guest blobs. */
+#define RT_STRING_IMPL /* the definitions, not the builtin redirections */
 #include "rt.h"
 
 void *memcpy(void *restrict dst, const void *restrict src, size_t n)

@@ -81,7 +81,8 @@ bool op_source_open(const struct abi_call_table *ct, const struct abi_measure_ex
     src->io.allocated = ct->device_allocated(0);
     src->io.read = io_read;
     src->io.extent = io_extent;
-    img_arena_init(&src->arena, scratch, scratch != NULL ? scratch_len : 0);
+    /* The call table hands over zero-filled scratch memory. */
+    img_arena_init(&src->arena, scratch, scratch != NULL ? scratch_len : 0, true);
     img->io = &src->io;
     img->arena = &src->arena;
     if (ct->device_count() < 1) {

@@ -53,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (arena_mem == NULL)
         arena_mem = malloc(64u << 20);
-    img_arena_init(&arena, arena_mem, 64u << 20);
+    img_arena_init(&arena, arena_mem, 64u << 20, false); /* reused between runs */
     memset(&img, 0, sizeof(img));
     img.io = &io;
     img.arena = &arena;

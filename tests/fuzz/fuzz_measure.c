@@ -57,7 +57,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     dev.size = size - 1;
     dev.allocated = (size - 1 + 4095) & ~4095ull;
     if (scratch == NULL)
-        scratch = malloc(64u << 20);
+        scratch = mock_scratch_reusable(64u << 20);
+    else
+        mock_scratch_rezero(scratch, 64u << 20);
     mock_init(&m, 0);
     m.scratch = scratch;
     m.scratch_len = 64u << 20;

@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static struct mock_state *cur;
 static struct abi_call_table table;
@@ -142,19 +143,41 @@ void mock_init(struct mock_state *m, uint64_t scratch_len)
 {
     memset(m, 0, sizeof(*m));
     if (scratch_len > 0) {
-        m->scratch = calloc(1, scratch_len);
-        if (m->scratch == NULL)
+        /* Anonymous memory: zero-filled, as the call table promises. */
+        m->scratch = mmap(NULL, scratch_len, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (m->scratch == MAP_FAILED)
             abort();
         m->scratch_len = scratch_len;
+        m->scratch_owned = true;
     }
 }
 
 void mock_fini(struct mock_state *m)
 {
-    free(m->scratch);
+    if (m->scratch != NULL && m->scratch_owned)
+        munmap(m->scratch, m->scratch_len);
     m->scratch = NULL;
     if (cur == m)
         cur = NULL;
+}
+
+void *mock_scratch_reusable(uint64_t len)
+{
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+
+    if (p == MAP_FAILED)
+        abort();
+    return p;
+}
+
+void mock_scratch_rezero(void *p, uint64_t len)
+{
+    /* Drop the pages: the next touch gets zero pages, at the cost of the
+     * pages the last run touched only. */
+    if (madvise(p, len, MADV_DONTNEED) != 0)
+        abort();
 }
 
 void mock_set_config(struct mock_state *m, const void *cfg, uint32_t len)

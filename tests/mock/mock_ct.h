@@ -29,8 +29,9 @@ struct mock_state {
     struct mock_device devices[ABI_MAX_DEVICES];
     uint32_t device_count;
     _Alignas(4096) uint8_t config[ABI_OPERATION_CONFIG_SIZE]; /* page-aligned, as in the guest */
-    uint8_t *scratch;           /* owned */
+    uint8_t *scratch;           /* zero-filled when the operation starts */
     uint64_t scratch_len;
+    bool scratch_owned;         /* mapped by mock_init */
 
     /* Failure injection: the Nth read (1-based) fails or comes back short;
      * 0 disables.  zero_past_eof makes reads past the end return zeros
@@ -62,6 +63,10 @@ void mock_fini(struct mock_state *m);
 void mock_set_config(struct mock_state *m, const void *cfg, uint32_t len);
 /* Add a device; returns its index. */
 uint32_t mock_add_device(struct mock_state *m, const struct mock_device *d);
+/* A scratch mapping for harnesses that run the operation many times (fuzz
+ * targets), and how to make it zero again between runs cheaply. */
+void *mock_scratch_reusable(uint64_t len);
+void mock_scratch_rezero(void *p, uint64_t len);
 /* Make `m` current and return the call table that serves it. */
 const struct abi_call_table *mock_table(struct mock_state *m);
 

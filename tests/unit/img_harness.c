@@ -89,7 +89,7 @@ void harness_open(struct harness *h, const char *path, const char *format,
     h->arena_mem = calloc(1, ARENA_SIZE);
     if (h->arena_mem == NULL)
         abort();
-    img_arena_init(&h->arena, h->arena_mem, ARENA_SIZE);
+    img_arena_init(&h->arena, h->arena_mem, ARENA_SIZE, true); /* calloc'd */
     h->img.io = &h->io;
     h->img.arena = &h->arena;
     if (opts != NULL)
