@@ -30,7 +30,9 @@
 #define ABI_ERROR_IO 3u        /* device I/O failed */
 #define ABI_ERROR_PANIC 4u     /* guest bug: panic or failed assertion */
 #define ABI_ERROR_UNSUPPORTED 5u /* valid input this build cannot handle */
-#define ABI_ERROR_LAST ABI_ERROR_UNSUPPORTED
+#define ABI_ERROR_OPEN_FILE 6u /* print "<prog>: Could not open '<arg>': Could not open
+                                  '<file>': <message>" */
+#define ABI_ERROR_LAST ABI_ERROR_OPEN_FILE
 
 /* Longest string the host accepts in a message field. */
 #define ABI_MAX_STRING 512u

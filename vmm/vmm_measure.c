@@ -393,6 +393,11 @@ static int report_failure(const struct vmm_measure_args *a, const struct vmm_run
             vmm_error("Could not open '%s': %s", a->filename != NULL ? a->filename : "",
                       rep->error_message);
             return VMM_EXIT_ERROR;
+        case ABI_ERROR_OPEN_FILE:
+            vmm_error("Could not open '%s': Could not open '%s': %s",
+                      a->filename != NULL ? a->filename : "",
+                      a->source_path != NULL ? a->source_path : "", rep->error_message);
+            return VMM_EXIT_ERROR;
         case ABI_ERROR_PANIC:
             vmm_error("guest panic in %s: %s", rep->error_operation, rep->error_message);
             return VMM_EXIT_GUEST_FAULT;
@@ -665,6 +670,7 @@ static int measure_source(struct vmm_measure_args *a, struct vmm_device *dev)
     memset(&src, 0, sizeof(src));
     if (!open_source(a, &src, dev))
         goto out;
+    a->source_path = src.path;
     vmm_diag = open_memstream(&pending, &pending_len);
     if (vmm_diag == NULL)
         abort();

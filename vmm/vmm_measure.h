@@ -30,7 +30,8 @@ struct vmm_measure_args {
     bool image_opts;
     bool have_size;
     uint64_t img_size;
-    const char *filename;
+    const char *filename;      /* the source argument as given */
+    const char *source_path;   /* the file it names (set when opened) */
     uint32_t timeout_ms;       /* 0 = default */
 };
 

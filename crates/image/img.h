@@ -35,6 +35,8 @@ enum img_err {
     IMG_ERR_IO,          /* a read failed or came back short */
     IMG_ERR_NOMEM,       /* the arena is exhausted */
     IMG_ERR_UNSUPPORTED, /* valid, but beyond what instar supports (backing files, ...) */
+    IMG_ERR_OPEN_ERRNO,  /* a bare errno text qemu prints after naming the file:
+                            "Could not open 'ARG': Could not open 'FILE': <text>" */
 };
 
 /* The image file, as the host serves it (device 0). */

@@ -46,6 +46,8 @@ static void fail(struct op_source *src, enum img_err err, bool opening)
 {
     uint32_t code = opening && err != IMG_ERR_PLAIN ? ABI_ERROR_OPEN : ABI_ERROR_PLAIN;
 
+    if (opening && err == IMG_ERR_OPEN_ERRNO)
+        code = ABI_ERROR_OPEN_FILE;
     if (err == IMG_ERR_NOMEM)
         rt_format(src->img.err, sizeof(src->img.err),
                   "the image needs more metadata memory than instar allows (%llu MiB)",

@@ -1,0 +1,33 @@
+/* vmdk_int.h: the vmdk crate's internal API (vmdk.c, vmdk_desc.c). */
+#ifndef INSTAR_VMDK_INT_H
+#define INSTAR_VMDK_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "img.h"
+
+/* qemu's vmdk_probe() on the text of a descriptor file: 100 when the first
+ * line that is not a comment or blank is "version=1|2|3" (then \n or \r\n).
+ * (buf, len) are the file's first bytes; qemu sees IMG_PROBE_LEN bytes,
+ * zero-padded, and so does this. */
+int vmdk_desc_probe(const uint8_t *buf, size_t len);
+
+/* qemu's vmdk_open_desc_file() on the NUL-terminated descriptor text `desc`:
+ * createType must name a type qemu opens from a descriptor, and every extent
+ * line is checked as qemu checks it.  IMG_OK when no line would make qemu
+ * open an extent file (the disk is then empty: 0 sectors); IMG_ERR_UNSUPPORTED
+ * when one would (instar never opens another file, security.md T6);
+ * IMG_ERR_OPEN with qemu's message for an invalid descriptor. */
+__attribute__((warn_unused_result))
+enum img_err vmdk_desc_parse(struct img *img, const char *desc);
+
+/* qemu's vmdk_parent_open() and vmdk_read_cid() on the VMDK_DESC_WINDOW + 1
+ * bytes `win` (the last one 0) read at the descriptor offset: a
+ * parentFileNameHint names a backing file (*has_backing), and "CID" and
+ * "parentCID" must be followed by a hex number.  IMG_ERR_OPEN otherwise. */
+__attribute__((warn_unused_result))
+enum img_err vmdk_desc_ids(struct img *img, const char *win, bool *has_backing);
+
+#endif /* INSTAR_VMDK_INT_H */
