@@ -135,6 +135,13 @@ enum img_err img_fail(struct img *img, enum img_err kind, const char *fmt, ...)
 __attribute__((warn_unused_result))
 enum img_err img_read(struct img *img, uint64_t off, uint64_t len, void *buf);
 
+/* Does [off, off + len) lie inside the file?  Tables qemu would read past
+ * the end of the file (as zeros) are refused with this (security.md T29). */
+static inline bool img_in_file(const struct img *img, uint64_t off, uint64_t len)
+{
+    return off <= img->io->size && len <= img->io->size - off;
+}
+
 /* Big- and little-endian loads from untrusted buffers. */
 static inline uint16_t img_be16(const uint8_t *p)
 {

@@ -298,3 +298,25 @@ bool harness_same_map(const struct harness_map *ours, const struct harness_map *
     }
     return true;
 }
+
+bool harness_refuses_past_eof(const char *path, const char *format, const char *qemu_args)
+{
+    struct harness_map qemu;
+    struct harness_map ours;
+    struct harness h;
+    bool ok;
+
+    if (!harness_qemu_map(path, qemu_args, &qemu)) {
+        fprintf(stderr, "%s: qemu-img map fails too\n", path);
+        return false;
+    }
+    harness_open(&h, path, format, NULL);
+    if (h.err == IMG_OK)
+        h.err = harness_walk(&h, &ours);
+    ok = h.err != IMG_OK && strstr(h.img.err, "beyond the end of the file") != NULL;
+    if (!ok)
+        fprintf(stderr, "%s: expected a past-EOF refusal, got %s\n", path,
+                h.err == IMG_OK ? "success" : h.img.err);
+    harness_close(&h);
+    return ok;
+}

@@ -57,6 +57,13 @@ void harness_qemu_error(const char *path, const char *args, char *buf, size_t si
  * non-zero exit. */
 void harness_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* The deliberate difference of security.md T29: qemu-img maps `path`
+ * (`qemu_args` as for harness_qemu_map), reading tables past the end of the
+ * file as zeros, while the driver `format` refuses it, opening or walking,
+ * with a message naming "beyond the end of the file".  Prints what differs
+ * otherwise. */
+bool harness_refuses_past_eof(const char *path, const char *format, const char *qemu_args);
+
 /* True when both maps are equal; prints the first difference otherwise. */
 bool harness_same_map(const struct harness_map *ours, const struct harness_map *qemu);
 
