@@ -32,7 +32,12 @@
 #define ABI_ERROR_UNSUPPORTED 5u /* valid input this build cannot handle */
 #define ABI_ERROR_OPEN_FILE 6u /* print "<prog>: Could not open '<arg>': Could not open
                                   '<file>': <message>" */
-#define ABI_ERROR_LAST ABI_ERROR_OPEN_FILE
+/* Notes: a line qemu prints before its error (error_report() or a bare
+ * fprintf), sent before the error it precedes.  The host keeps the first
+ * note and prints it only when an error follows. */
+#define ABI_ERROR_NOTE 7u      /* print "<prog>: <message>" before the error */
+#define ABI_ERROR_NOTE_RAW 8u  /* print "<message>" as it is before the error */
+#define ABI_ERROR_LAST ABI_ERROR_NOTE_RAW
 
 /* Longest string the host accepts in a message field. */
 #define ABI_MAX_STRING 512u

@@ -160,6 +160,9 @@ struct vmm_guest_report {
     uint32_t error_status;      /* ABI_ERROR_* */
     char error_operation[33];
     char error_message[513];
+    bool have_note;             /* first ABI_ERROR_NOTE*, latched */
+    bool note_raw;              /* ABI_ERROR_NOTE_RAW: no program name */
+    char note[513];
     bool have_complete;
     bool complete_success;
     bool have_measure;

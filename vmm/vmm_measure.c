@@ -388,6 +388,10 @@ static int report_failure(const struct vmm_measure_args *a, const struct vmm_run
         return VMM_EXIT_HOST;
     }
     if (rep->have_error) {
+        if (rep->have_note && rep->note_raw)
+            fprintf(stderr, "%s\n", rep->note);
+        else if (rep->have_note)
+            vmm_error("%s", rep->note);
         switch (rep->error_status) {
         case ABI_ERROR_OPEN:
             vmm_error("Could not open '%s': %s", a->filename != NULL ? a->filename : "",

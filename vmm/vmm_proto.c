@@ -112,7 +112,13 @@ int vmm_proto_decode(struct vmm_guest_report *rep, const uint8_t *payload, size_
             !take_string(op, sizeof(op), e->operation) ||
             !take_string(msg, sizeof(msg), e->message))
             FAIL("malformed guest error message");
-        if (!rep->have_error) {
+        if (e->status == ABI_ERROR_NOTE || e->status == ABI_ERROR_NOTE_RAW) {
+            if (!rep->have_note && !rep->have_error) {
+                rep->have_note = true;
+                rep->note_raw = e->status == ABI_ERROR_NOTE_RAW;
+                memcpy(rep->note, msg, sizeof(msg));
+            }
+        } else if (!rep->have_error) {
             rep->have_error = true;
             rep->error_status = e->status;
             memcpy(rep->error_operation, op, sizeof(op));

@@ -39,6 +39,46 @@ enum img_err img_fail(struct img *img, enum img_err kind, const char *fmt, ...)
     return kind;
 }
 
+void img_note(struct img *img, bool raw, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    rt_vformat(img->note, sizeof(img->note), fmt, ap);
+    va_end(ap);
+    img->note_raw = raw;
+}
+
+bool img_length_bad(int64_t sectors)
+{
+    return sectors < 0 || (uint64_t)sectors > (uint64_t)INT64_MAX / 512;
+}
+
+enum img_err img_length_error(struct img *img, enum img_err kind, const char *what,
+                              int64_t sectors)
+{
+    int32_t errnum;
+
+    if (sectors >= 0)
+        return img_fail(img, kind, "%s: File too large", what);
+    /* No suffix when the truncated number is 0; glibc's text for numbers
+     * outside its table (crafted counts only). */
+    errnum = (int32_t)(uint32_t)(0 - (uint64_t)sectors);
+    if (errnum == 0)
+        return img_fail(img, kind, "%s", what);
+    return img_fail(img, kind, "%s: Unknown error %d", what, errnum);
+}
+
+enum img_err img_check_sectors(struct img *img, uint64_t sectors)
+{
+    if (sectors * 512 > IMG_QEMU_MAX_LENGTH)
+        return img_fail(img, IMG_ERR_OPEN, "Could not refresh total sector count: File too large");
+    if (img_length_bad((int64_t)sectors))
+        return img_length_error(img, IMG_ERR_PLAIN, "Unable to get image virtual_size",
+                                (int64_t)sectors);
+    return IMG_OK;
+}
+
 enum img_err img_read(struct img *img, uint64_t off, uint64_t len, void *buf)
 {
     int64_t got;

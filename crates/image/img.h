@@ -111,6 +111,9 @@ struct img {
 
     /* Set on failure. */
     char err[IMG_ERR_LEN];
+    /* A line qemu prints before that error, if any (img_note()). */
+    char note[IMG_ERR_LEN];
+    bool note_raw;               /* printed without the program name */
 };
 
 struct img_driver {
@@ -130,10 +133,49 @@ struct img_driver {
 enum img_err img_fail(struct img *img, enum img_err kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Set the line qemu prints before the error that follows (img_fail()):
+ * through error_report() ("<prog>: " first), or, when `raw`, as it is. */
+void img_note(struct img *img, bool raw, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Read exactly `len` bytes at `off`; a short read is IMG_ERR_IO with
  * qemu's message "Could not read ...". */
 __attribute__((warn_unused_result))
 enum img_err img_read(struct img *img, uint64_t off, uint64_t len, void *buf);
+
+/* ---- qemu's block layer ----------------------------------------------------
+ * Its limits (include/block/block_int-common.h) and checks, which decide
+ * qemu's errors before any driver code runs. */
+#define IMG_QEMU_MAX_LENGTH 0x7FFFFFFFC0000000ull /* BDRV_MAX_LENGTH */
+#define IMG_QEMU_MAX_REQUEST 0x7FFFFE00ull        /* BDRV_REQUEST_MAX_BYTES */
+
+/* bdrv_check_request(): false means qemu fails the read with EIO. */
+static inline bool img_qemu_range_ok(uint64_t off, uint64_t len)
+{
+    return off <= IMG_QEMU_MAX_LENGTH && len <= IMG_QEMU_MAX_LENGTH - off;
+}
+
+/* bdrv_pread() of one buffer (bdrv_check_request32): at most
+ * IMG_QEMU_MAX_REQUEST bytes as well. */
+static inline bool img_qemu_request_ok(uint64_t off, uint64_t len)
+{
+    return len <= IMG_QEMU_MAX_REQUEST && img_qemu_range_ok(off, len);
+}
+
+/* The block layer's checks of the sector count a driver opened with:
+ * bdrv_refresh_total_sectors() multiplies it by 512 in 64 unsigned bits,
+ * wrapping, and refuses more than IMG_QEMU_MAX_LENGTH ("Could not refresh
+ * total sector count: File too large", an open error); counts that wrap
+ * below the limit open, and qemu-img measure then fails to get the length
+ * (bdrv_getlength()).  IMG_OK when both pass. */
+enum img_err img_check_sectors(struct img *img, uint64_t sectors);
+/* Would bdrv_getlength() fail for this count (negative, or too large to
+ * multiply by 512)? */
+bool img_length_bad(int64_t sectors);
+/* bdrv_getlength()'s failure as "<what>: <strerror>": EFBIG, or the negated
+ * count itself truncated to an int (glibc's text). */
+enum img_err img_length_error(struct img *img, enum img_err kind, const char *what,
+                              int64_t sectors);
 
 /* Does [off, off + len) lie inside the file?  Tables qemu would read past
  * the end of the file (as zeros) are refused with this (security.md T29). */

@@ -23,8 +23,6 @@
 #include "rt.h"
 #include "rt_fmt.h"
 
-#define PRL_QEMU_MAX_LENGTH 0x7FFFFFFFC0000000ull /* BDRV_MAX_LENGTH */
-#define PRL_QEMU_MAX_REQUEST 0x7FFFFE00ull        /* BDRV_REQUEST_MAX_BYTES */
 #define PRL_QEMU_MEM_ALIGN 4096u                  /* bdrv_opt_mem_align() of a file */
 #define PRL_WINDOW (1ull << 20)                   /* bytes per table read */
 /* Distinct bitmaps instar tracks in an extension (QEMU has no limit, but
@@ -50,12 +48,6 @@ struct prl_ext {
     uint32_t n_ids;
 };
 
-static bool prl_request_ok(uint64_t off, uint64_t len)
-{
-    return len <= PRL_QEMU_MAX_REQUEST && off <= PRL_QEMU_MAX_LENGTH &&
-           len <= PRL_QEMU_MAX_LENGTH - off;
-}
-
 /* Read as QEMU does: the part past EOF reads as zeros. */
 static enum img_err prl_pread(struct img *img, uint64_t off, uint64_t len, uint8_t *buf)
 {
@@ -77,29 +69,6 @@ static int parallels_probe(const uint8_t *buf, size_t len)
     if (img_le32(h + PRL_HDR_VERSION) != PRL_VERSION)
         return 0;
     return memcmp(h, PRL_MAGIC, 16) == 0 || memcmp(h, PRL_MAGIC2, 16) == 0 ? 100 : 0;
-}
-
-/* Would bdrv_getlength() fail for this sector count (negative, or too
- * large to multiply by 512)? */
-static bool prl_length_bad(int64_t total_sectors)
-{
-    return total_sectors < 0 || (uint64_t)total_sectors > (uint64_t)INT64_MAX / 512;
-}
-
-/* QEMU's "<what>: <strerror>" for bdrv_getlength()'s error: EFBIG, or the
- * negated count itself, truncated to an int (no suffix when that is 0;
- * glibc's text for numbers outside its table). */
-static enum img_err prl_length_error(struct img *img, enum img_err kind, const char *what,
-                                     int64_t total_sectors)
-{
-    int32_t errnum;
-
-    if (total_sectors >= 0)
-        return img_fail(img, kind, "%s: File too large", what);
-    errnum = (int32_t)(uint32_t)(0 - (uint64_t)total_sectors);
-    if (errnum == 0)
-        return img_fail(img, kind, "%s", what);
-    return img_fail(img, kind, "%s: Unknown error %d", what, errnum);
 }
 
 /* Copy `n` (<= 64) bytes at cluster offset `at` of the extension. */
@@ -195,8 +164,8 @@ static enum img_err prl_ext_bitmap(struct img *img, struct prl_ext *e, int64_t t
                         "Parallels Format Extension: more than %u bitmaps", PRL_MAX_BITMAPS);
     memcpy(e->ids[e->n_ids++], id, 16);
     /* The bitmap's length is the disk's (bdrv_getlength()). */
-    if (prl_length_bad(total_sectors))
-        return prl_length_error(img, IMG_ERR_OPEN, "could not get length of device",
+    if (img_length_bad(total_sectors))
+        return img_length_error(img, IMG_ERR_OPEN, "could not get length of device",
                                 total_sectors);
     /* QEMU copies the L1 table out of its buffer. */
     if (l1_size * 8 > e->len - at - PRL_BITMAP_HDR_LEN)
@@ -222,7 +191,7 @@ static enum img_err prl_ext_bitmap(struct img *img, struct prl_ext *e, int64_t t
         entry = img_le64(b);
         off = entry << 9; /* an int64_t offset in QEMU: wraps */
         /* 0: all clear, 1: all set, else a data cluster QEMU reads. */
-        if (entry > 1 && (off > (uint64_t)INT64_MAX || !prl_request_ok(off, e->len)))
+        if (entry > 1 && (off > (uint64_t)INT64_MAX || !img_qemu_request_ok(off, e->len)))
             return img_fail(img, IMG_ERR_OPEN,
                             "Failed to read bitmap data cluster: Input/output error");
     }
@@ -250,7 +219,7 @@ static enum img_err prl_ext_check(struct img *img, uint64_t cluster, int64_t tot
                         "Parallels Format Extension offset %llu is invalid (qemu-img aborts)",
                         (unsigned long long)ext_off);
     /* Beyond QEMU's request limits: EIO. */
-    if (!prl_request_ok(e.off, e.len))
+    if (!img_qemu_request_ok(e.off, e.len))
         return img_fail(img, IMG_ERR_OPEN,
                         "Failed to read Format Extension cluster: Input/output error");
     e.win = img_alloc(img->arena, PRL_WINDOW);
@@ -384,7 +353,7 @@ static enum img_err parallels_open(struct img *img)
         data_end = (bat_bytes + 511) & ~511ull;
     if (data_end < header_read)
         header_read = bat_bytes;
-    if (!prl_request_ok(0, header_read))
+    if (!img_qemu_request_ok(0, header_read))
         return img_fail(img, IMG_ERR_OPEN_ERRNO, "Input/output error");
     if (!img_in_file(img, PRL_HDR_LEN, 4 * s->bat_entries))
         return img_fail(img, IMG_ERR_OPEN,
@@ -396,16 +365,10 @@ static enum img_err parallels_open(struct img *img)
         if (err != IMG_OK)
             return err;
     }
-    /* The block layer's length check (refresh_total_sectors()) multiplies
-     * by 512 in 64 unsigned bits, wrapping; sizes that wrap below the limit
-     * open, and qemu-img measure then fails to get the length
-     * (bdrv_getlength(): negative, or too large to multiply). */
-    if ((uint64_t)total_sectors * 512 > PRL_QEMU_MAX_LENGTH)
-        return img_fail(img, IMG_ERR_OPEN,
-                        "Could not refresh total sector count: File too large");
-    if (prl_length_bad(total_sectors))
-        return prl_length_error(img, IMG_ERR_PLAIN, "Unable to get image virtual_size",
-                                total_sectors);
+    /* The block layer's checks of the size. */
+    err = img_check_sectors(img, (uint64_t)total_sectors);
+    if (err != IMG_OK)
+        return err;
     s->win = img_alloc(img->arena, PRL_WINDOW);
     if (s->win == NULL)
         return img_fail(img, IMG_ERR_NOMEM, "out of memory");

@@ -19,9 +19,6 @@
 #include "qcow_spec.h"
 #include "rt.h"
 
-/* QEMU's request limits (include/block/block_int-common.h). */
-#define QCOW_QEMU_MAX_LENGTH 0x7FFFFFFFC0000000ull /* BDRV_MAX_LENGTH */
-#define QCOW_QEMU_MAX_REQUEST 0x7FFFFE00ull        /* BDRV_REQUEST_MAX_BYTES */
 #define QCOW_L1_WINDOW (1ull << 20)                /* bytes of L1 table per read */
 #define QCOW_NO_TABLE UINT64_MAX
 
@@ -38,13 +35,6 @@ struct qcow_state {
     uint64_t l2_for;        /* L1 index whose table l2 holds, or QCOW_NO_TABLE */
     uint64_t l2_file_bytes; /* in-file bytes of every L2 table loaded so far */
 };
-
-/* Would QEMU's bdrv_pread accept this request (bdrv_check_request32)? */
-static bool qcow_request_ok(uint64_t off, uint64_t len)
-{
-    return len <= QCOW_QEMU_MAX_REQUEST && off <= QCOW_QEMU_MAX_LENGTH &&
-           len <= QCOW_QEMU_MAX_LENGTH - off;
-}
 
 /* Read as QEMU does: the part past EOF reads as zeros. */
 static enum img_err qcow_pread(struct img *img, uint64_t off, uint64_t len, uint8_t *buf)
@@ -124,7 +114,7 @@ static enum img_err qcow_open(struct img *img)
     s->l1_off = img_be64(h + QCOW_HDR_L1_OFF);
     /* QEMU reads the whole L1 table here; its block layer refuses the
      * request with EIO (and no message of the driver's). */
-    if (!qcow_request_ok(s->l1_off, s->l1_entries * 8))
+    if (!img_qemu_request_ok(s->l1_off, s->l1_entries * 8))
         return img_fail(img, IMG_ERR_OPEN_ERRNO, "Input/output error");
     if (!img_in_file(img, s->l1_off, s->l1_entries * 8))
         return img_fail(img, IMG_ERR_OPEN,
@@ -140,7 +130,7 @@ static enum img_err qcow_open(struct img *img)
         /* QEMU keeps the name in a 1024-byte buffer. */
         if (backing_len > QCOW_MAX_BACKING_LEN)
             return img_fail(img, IMG_ERR_OPEN, "Backing file name too long");
-        if (!qcow_request_ok(backing_off, backing_len))
+        if (!img_qemu_request_ok(backing_off, backing_len))
             return img_fail(img, IMG_ERR_OPEN_ERRNO, "Input/output error");
         err = qcow_pread(img, backing_off, backing_len, (uint8_t *)name);
         if (err != IMG_OK)
@@ -190,7 +180,7 @@ static enum img_err qcow_load_l2(struct img *img, struct qcow_state *s, uint64_t
     if (s->l2_for == i)
         return IMG_OK;
     /* QEMU reads the table with bdrv_pread: beyond its limits, EIO. */
-    if (!qcow_request_ok(l2_off, entries * 8))
+    if (!img_qemu_request_ok(l2_off, entries * 8))
         return img_fail(img, IMG_ERR_IO, "Unable to get block status: Input/output error");
     if (!img_in_file(img, l2_off, entries * 8))
         return img_fail(img, IMG_ERR_OPEN,

@@ -186,7 +186,10 @@ static enum img_err check_references(struct img *img, struct q2 *q)
 {
     uint8_t first = 0;
 
-    /* The data file is another host file (security.md T7): never opened. */
+    /* The data file is another host file (security.md T7): never opened.
+     * Without its name qemu has nothing to open either. */
+    if ((q->incompat & Q2_INCOMPAT_DATA_FILE) && !q->data_file_ext)
+        return img_fail(img, IMG_ERR_OPEN, "'data-file' is required for this image");
     if (q->incompat & Q2_INCOMPAT_DATA_FILE)
         return img_fail(img, IMG_ERR_UNSUPPORTED, "external data files are not supported yet");
     /* The raw-data autoclear bit needs the data file bit. */

@@ -149,9 +149,13 @@ static enum img_err scan(struct img *img, struct q2 *q, const uint8_t *area,
         case Q2_EXT_BITMAPS:
             err = ext_bitmaps(img, q, s, p, len);
             break;
+        case Q2_EXT_DATA_FILE:
+            /* The name is never used: the data file is refused. */
+            if (s->full)
+                q->data_file_ext = true;
+            break;
         default:
-            /* The external data file name and unknown extensions: nothing
-             * to check (the data file is refused by its feature bit). */
+            /* Unknown extensions: nothing to check. */
             break;
         }
         if (err != IMG_OK)

@@ -115,9 +115,6 @@
 /* ---- L1 and L2 tables (spec "Cluster mapping") ---------------------------------- */
 #define Q2_MAX_L1_BYTES (32u << 20)         /* QCOW_MAX_L1_SIZE */
 #define Q2_L1E_OFFSET_MASK 0x00FFFFFFFFFFFE00ull
-/* qemu's block layer fails requests ending past this (BDRV_MAX_LENGTH:
- * INT64_MAX rounded down to 1 GiB) with EIO, instead of reading zeros. */
-#define Q2_BDRV_MAX_LENGTH 0x7FFFFFFFC0000000ull
 #define Q2_L2E_OFFSET_MASK 0x00FFFFFFFFFFFE00ull
 #define Q2_OFLAG_COPIED (1ull << 63)
 #define Q2_OFLAG_COMPRESSED (1ull << 62)

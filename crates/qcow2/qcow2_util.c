@@ -42,7 +42,7 @@ bool q2_in_file(const struct img *img, uint64_t off, uint64_t len)
 
 bool q2_past_max(uint64_t off, uint64_t len)
 {
-    return off > Q2_BDRV_MAX_LENGTH || len > Q2_BDRV_MAX_LENGTH - off;
+    return !img_qemu_range_ok(off, len);
 }
 
 void *q2_alloc(struct img *img, uint64_t size)
@@ -124,6 +124,7 @@ enum img_err q2_corrupt(struct img *img, struct q2 *q, const char *fmt, ...)
     va_start(ap, fmt);
     vsignal(q, fmt, ap);
     va_end(ap);
-    rt_strlcpy(img->err, q->corrupt_msg, sizeof(img->err));
-    return IMG_ERR_PLAIN;
+    /* qemu prints the event as it is, then measure's own error. */
+    img_note(img, true, "%s", q->corrupt_msg);
+    return img_fail(img, IMG_ERR_PLAIN, "Unable to get block status: Input/output error");
 }

@@ -20,7 +20,6 @@
 #include "qed_spec.h"
 #include "rt.h"
 
-#define QED_QEMU_MAX_LENGTH 0x7FFFFFFFC0000000ull /* BDRV_MAX_LENGTH */
 #define QED_WINDOW (1ull << 20)                   /* bytes of a table per read */
 #define QED_NONE UINT64_MAX
 
@@ -210,7 +209,7 @@ static enum img_err qed_open(struct img *img)
      * truncates to 0, leaving a 0-byte disk. */
     if (image_size == 1ull << 63)
         image_size = 0;
-    if (image_size > QED_QEMU_MAX_LENGTH)
+    if (image_size > IMG_QEMU_MAX_LENGTH)
         return img_fail(img, IMG_ERR_OPEN,
                         "Could not refresh total sector count: File too large");
     img->virtual_size = image_size;

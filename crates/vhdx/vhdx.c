@@ -10,9 +10,12 @@
  * past the end of the file, or whose entry count qemu truncates to 32 bits,
  * is refused after qemu's checks (docs/formats/vhdx.md).
  */
+#include <stdarg.h>
+
 #include "img.h"
 
 #include "rt.h"
+#include "rt_fmt.h"
 #include "vhdx_int.h"
 #include "vhdx_spec.h"
 
@@ -68,7 +71,7 @@ struct vhdx_geom {
 
 bool vhdx_range_ok(uint64_t off, uint64_t len)
 {
-    return off <= VHDX_QEMU_MAX_LENGTH && len <= VHDX_QEMU_MAX_LENGTH - off;
+    return img_qemu_range_ok(off, len);
 }
 
 enum img_err vhdx_read(struct img *img, uint64_t off, uint64_t len, uint8_t *buf)
@@ -130,6 +133,19 @@ static enum img_err vhdx_errno(struct img *img, const char *text)
     return img_fail(img, IMG_ERR_OPEN_ERRNO, "%s", text);
 }
 
+/* qemu's error_report() line for a bad BAT entry, then EINVAL. */
+__attribute__((format(printf, 2, 3)))
+static enum img_err bat_error(struct img *img, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    rt_vformat(img->note, sizeof(img->note), fmt, ap);
+    va_end(ap);
+    img->note_raw = false;
+    return vhdx_errno(img, "Invalid argument");
+}
+
 static int vhdx_probe(const uint8_t *buf, size_t len)
 {
     return len >= 8 && memcmp(buf, "vhdxfile", 8) == 0 ? 100 : 0;
@@ -153,12 +169,14 @@ static enum img_err region_conflict(struct img *img, const struct vhdx_regions *
         if (!region_overlaps(start, end, r->start[i], r->end[i]))
             continue;
         if (r->end[i] == 0)
-            return img_fail(img, IMG_ERR_PLAIN, "VHDX region %llu-%llu overlaps with region "
-                            "%llu-", (unsigned long long)start, (unsigned long long)end,
-                            (unsigned long long)r->start[i]);
-        return img_fail(img, IMG_ERR_PLAIN, "VHDX region %llu-%llu overlaps with region "
-                        "%llu-%llu", (unsigned long long)start, (unsigned long long)end,
-                        (unsigned long long)r->start[i], (unsigned long long)r->end[i]);
+            img_note(img, false, "VHDX region %llu-%llu overlaps with region %llu-",
+                     (unsigned long long)start, (unsigned long long)end,
+                     (unsigned long long)r->start[i]);
+        else
+            img_note(img, false, "VHDX region %llu-%llu overlaps with region %llu-%llu",
+                     (unsigned long long)start, (unsigned long long)end,
+                     (unsigned long long)r->start[i], (unsigned long long)r->end[i]);
+        return vhdx_errno(img, "Invalid argument");
     }
     return IMG_OK;
 }
@@ -428,18 +446,18 @@ static enum img_err vhdx_bat(struct img *img, struct vhdx_state *st, struct vhdx
                 continue;
             len = (uint32_t)len;
             if (off > (uint64_t)INT64_MAX - g->block_size)
-                return img_fail(img, IMG_ERR_PLAIN, "VHDX BAT entry %llu offset overflow.",
-                                (unsigned long long)i);
+                return bat_error(img, "VHDX BAT entry %llu offset overflow.",
+                                 (unsigned long long)i);
             if (off >= file_len)
-                return img_fail(img, IMG_ERR_PLAIN, "VHDX BAT entry %llu start offset %llu "
-                                "points after end of file (%lld). Image has probably been "
-                                "truncated.", (unsigned long long)i, (unsigned long long)off,
-                                (long long)file_len);
+                return bat_error(img, "VHDX BAT entry %llu start offset %llu points after end "
+                                 "of file (%lld). Image has probably been truncated.",
+                                 (unsigned long long)i, (unsigned long long)off,
+                                 (long long)file_len);
             if (off + len > file_len)
-                return img_fail(img, IMG_ERR_PLAIN, "VHDX BAT entry %llu end offset %llu "
-                                "points after end of file (%lld). Image has probably been "
-                                "truncated.", (unsigned long long)i,
-                                (unsigned long long)(off + len - 1), (long long)file_len);
+                return bat_error(img, "VHDX BAT entry %llu end offset %llu points after end of "
+                                 "file (%lld). Image has probably been truncated.",
+                                 (unsigned long long)i, (unsigned long long)(off + len - 1),
+                                 (long long)file_len);
             /* qemu counts fully present entries, not indexes, to tell payload
              * blocks from sector bitmap blocks. */
             if (payblocks--) {
@@ -505,7 +523,7 @@ static enum img_err vhdx_open(struct img *img)
     if (err != IMG_OK)
         return err;
     /* The block layer's limit on the disk size. */
-    if ((g.disk_size & ~(uint64_t)511) > VHDX_QEMU_MAX_LENGTH)
+    if ((g.disk_size & ~(uint64_t)511) > IMG_QEMU_MAX_LENGTH)
         return img_fail(img, IMG_ERR_OPEN,
                         "Could not refresh total sector count: File too large");
     /* instar's own checks.  qemu's 32-bit count can wrap to a small one and

@@ -90,7 +90,4 @@
 #define VHDX_BLOCK_MAX (256u << 20)
 #define VHDX_SECTORS_PER_BLOCK_MAX (1u << 23) /* sets chunk_ratio */
 
-/* ---- qemu's block layer ---- */
-#define VHDX_QEMU_MAX_LENGTH 0x7fffffffc0000000ull
-
 #endif /* INSTAR_VHDX_SPEC_H */

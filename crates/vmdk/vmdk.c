@@ -44,12 +44,6 @@ static uint64_t qemu_len(const struct img *img)
     return (img->io->size + VMDK_SECTOR - 1) & ~(uint64_t)(VMDK_SECTOR - 1);
 }
 
-/* bdrv_pread()'s request check: false means qemu fails with EIO. */
-static bool qemu_range_ok(uint64_t off, uint64_t len)
-{
-    return off <= VMDK_QEMU_MAX_LENGTH && len <= VMDK_QEMU_MAX_LENGTH - off;
-}
-
 /* Read [off, off + len) as qemu does: bytes past the end of the file are
  * zeros.  Long reads skip what the host reports as holes. */
 static enum img_err vmdk_read(struct img *img, uint64_t off, uint64_t len, uint8_t *buf)
@@ -94,7 +88,7 @@ static enum img_err vmdk_open_desc(struct img *img, uint64_t off)
 
     if (desc == NULL)
         return img_fail(img, IMG_ERR_NOMEM, "out of memory");
-    if (!qemu_range_ok(off, len))  /* past qemu's read limit */
+    if (!img_qemu_range_ok(off, len))  /* past qemu's read limit */
         return img_fail(img, IMG_ERR_OPEN, "Could not read from file: Input/output error");
     err = vmdk_read(img, off, len, (uint8_t *)desc);
     if (err != IMG_OK)
@@ -170,12 +164,12 @@ static enum img_err vmdk_open_vmdk4(struct img *img, struct vmdk_state *st, uint
     st->gd_entries = (uint32_t)l1_size;
     st->gd_needed = l1_size;
     st->gt_sectors = l1e;
-    if (!qemu_range_ok(st->gd_off, (uint64_t)st->gd_entries * 4))  /* past qemu's limit */
+    if (!img_qemu_range_ok(st->gd_off, (uint64_t)st->gd_entries * 4))  /* past qemu's limit */
         return img_fail(img, IMG_ERR_OPEN, "Could not read l1 table from extent: "
                         "Input/output error");
     /* qemu reads the redundant GD too, and only fails on its offset. */
     if ((flags & VMDK4_FLAG_RGD) &&
-        !qemu_range_ok(img_le64(hdr + VMDK4_RGD_OFF) << 9, (uint64_t)st->gd_entries * 4))
+        !img_qemu_range_ok(img_le64(hdr + VMDK4_RGD_OFF) << 9, (uint64_t)st->gd_entries * 4))
         return img_fail(img, IMG_ERR_OPEN, "Could not read l1 backup table from extent: "
                         "Input/output error");
     st->zero_grain = (flags & VMDK4_FLAG_ZERO_GRAIN) != 0;
@@ -296,10 +290,10 @@ static enum img_err vmdk_open(struct img *img)
     err = vmdk_desc_ids(img, win, &backing);
     if (err != IMG_OK)
         return err;
-    /* The block layer's limit on the disk size. */
-    if (capacity > VMDK_QEMU_MAX_LENGTH / VMDK_SECTOR)
-        return img_fail(img, IMG_ERR_OPEN,
-                        "Could not refresh total sector count: File too large");
+    /* The block layer's checks of the size, before qemu-img walks. */
+    err = img_check_sectors(img, capacity);
+    if (err != IMG_OK)
+        return err;
     err = vmdk_check(img, st);
     if (err != IMG_OK)
         return err;

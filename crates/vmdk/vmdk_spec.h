@@ -77,8 +77,5 @@
 #define VMDK_BACKING_NAME_MAX 4095u    /* sizeof(bs->auto_backing_file) - 1 */
 
 /* ---- qemu's block layer ---- */
-/* Reads at or beyond BDRV_MAX_LENGTH (INT64_MAX aligned down to 1 GiB) fail
- * with EIO; reads past the end of the file return zeros. */
-#define VMDK_QEMU_MAX_LENGTH 0x7fffffffc0000000ull
 
 #endif /* INSTAR_VMDK_SPEC_H */

@@ -32,12 +32,6 @@ static uint64_t qemu_len(const struct img *img)
     return (img->io->size + VPC_SECTOR - 1) & ~(uint64_t)(VPC_SECTOR - 1);
 }
 
-/* bdrv_pread()'s request check: false means qemu fails with EIO. */
-static bool qemu_range_ok(uint64_t off, uint64_t len)
-{
-    return off <= VPC_QEMU_MAX_LENGTH && len <= VPC_QEMU_MAX_LENGTH - off;
-}
-
 /* Read as qemu does: bytes past the end of the file are zeros.  Long reads
  * skip what the host reports as holes. */
 static enum img_err vpc_read(struct img *img, uint64_t off, uint64_t len, uint8_t *buf)
@@ -110,7 +104,7 @@ static enum img_err vpc_open_dynamic(struct img *img, struct vpc_state *st, cons
     uint8_t *chunk;
     enum img_err err;
 
-    if (!qemu_range_ok(data_off, sizeof(h)))  /* past qemu's read limit */
+    if (!img_qemu_range_ok(data_off, sizeof(h)))  /* past qemu's read limit */
         return img_fail(img, IMG_ERR_OPEN, "Error reading dynamic VHD header");
     err = vpc_read(img, data_off, sizeof(h), h);
     if (err != IMG_OK)
@@ -133,7 +127,7 @@ static enum img_err vpc_open_dynamic(struct img *img, struct vpc_state *st, cons
         return img_fail(img, IMG_ERR_OPEN, "Max Table Entries too large (%d)", max);
     bat_off = img_be64(h + VPC_DYN_TABLE_OFFSET);
     bat_len = (uint64_t)max * 4;
-    if (!qemu_range_ok(bat_off, bat_len))  /* past qemu's read limit */
+    if (!img_qemu_range_ok(bat_off, bat_len))  /* past qemu's read limit */
         return img_fail(img, IMG_ERR_OPEN, "Error reading pagetable");
     /* Every block, and the BAT itself, must end inside the file. */
     free_off = (bat_off + bat_len + VPC_SECTOR - 1) & ~(uint64_t)(VPC_SECTOR - 1);

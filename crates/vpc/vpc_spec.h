@@ -50,8 +50,5 @@
 #define VPC_MAX_GEOMETRY (VPC_CHS_MAX_C * VPC_CHS_MAX_H * VPC_CHS_MAX_S)
 #define VPC_MAX_SECTORS 0xff000000ull  /* 2040 GiB */
 #define VPC_MAX_TABLE_ENTRIES (0x7fffffff / 4) /* INT_MAX / 4 */
-/* Reads at or beyond BDRV_MAX_LENGTH fail with EIO in qemu; reads past the
- * end of the file return zeros. */
-#define VPC_QEMU_MAX_LENGTH 0x7fffffffc0000000ull
 
 #endif /* INSTAR_VPC_SPEC_H */

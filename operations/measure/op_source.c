@@ -52,6 +52,9 @@ static void fail(struct op_source *src, enum img_err err, bool opening)
         rt_format(src->img.err, sizeof(src->img.err),
                   "the image needs more metadata memory than instar allows (%llu MiB)",
                   (unsigned long long)(src->arena.size >> 20));
+    if (src->img.note[0] != '\0')
+        src->ct->send_error(src->img.note_raw ? ABI_ERROR_NOTE_RAW : ABI_ERROR_NOTE, "measure",
+                            src->img.note);
     src->ct->send_error(code, "measure", src->img.err);
 }
 

@@ -138,6 +138,11 @@ enum img_err harness_walk(struct harness *h, struct harness_map *out)
     return IMG_OK;
 }
 
+const char *harness_first_line(const struct harness *h)
+{
+    return h->img.note[0] != '\0' ? h->img.note : h->img.err;
+}
+
 void harness_close(struct harness *h)
 {
     if (h->fd >= 0)
@@ -249,6 +254,23 @@ void harness_qemu_error(const char *path, const char *args, char *buf, size_t si
     free(text);
 }
 
+/* The whole of a small text file, or NULL. */
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *text = NULL;
+    size_t len = 0;
+
+    if (f == NULL)
+        return NULL;
+    if (getdelim(&text, &len, '\0', f) < 0) {
+        free(text);
+        text = NULL;
+    }
+    fclose(f);
+    return text;
+}
+
 void harness_sh(const char *fmt, ...)
 {
     va_list ap;
@@ -259,10 +281,34 @@ void harness_sh(const char *fmt, ...)
     if (vasprintf(&cmd, fmt, ap) < 0)
         abort();
     va_end(ap);
-    rc = system(cmd);
-    if (rc != 0) {
-        fprintf(stderr, "harness: command failed (%d): %s\n", rc, cmd);
-        abort();
+    /* qemu-img's LUKS PBKDF benchmark fails at random on a loaded machine
+     * ("Unable to get accurate CPU usage"): noise, retried with back-off. */
+    for (int attempt = 0;; attempt++) {
+        char err_path[] = "/tmp/instar-harness-XXXXXX";
+        int fd = mkstemp(err_path);
+        char *wrapped;
+        char *text;
+        bool flake;
+
+        if (fd < 0 || asprintf(&wrapped, "{ %s ; } 2>%s", cmd, err_path) < 0)
+            abort();
+        close(fd);
+        rc = system(wrapped);
+        free(wrapped);
+        text = read_text(err_path);
+        unlink(err_path);
+        flake = rc != 0 && text != NULL && strstr(text, "Unable to get accurate CPU usage");
+        if (rc == 0 || !flake || attempt == 40) {
+            if (rc != 0)
+                fprintf(stderr, "harness: command failed (%d): %s\n%s", rc, cmd,
+                        text != NULL ? text : "");
+            free(text);
+            if (rc != 0)
+                abort();
+            break;
+        }
+        free(text);
+        usleep(50000u * (unsigned)(attempt + 1 < 20 ? attempt + 1 : 20));
     }
     free(cmd);
 }

@@ -42,6 +42,9 @@ void harness_open(struct harness *h, const char *path, const char *format,
 /* Walk the whole disk with the driver's map(): merged DATA ranges. */
 enum img_err harness_walk(struct harness *h, struct harness_map *out);
 void harness_close(struct harness *h);
+/* The first line instar prints for the driver's failure: the note qemu
+ * prints before its error (img_note()) when there is one, else the error. */
+const char *harness_first_line(const struct harness *h);
 
 /* qemu-img's view of the file: `qemu-img map --output=json` ranges with
  * "data": true and "zero": false, merged, and the virtual size from
