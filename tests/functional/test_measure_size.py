@@ -8,6 +8,7 @@ program-name prefix.  Needs /dev/kvm (fails loudly without it).
 """
 import argparse
 import os
+import subprocess
 import sys
 import tempfile
 
@@ -15,6 +16,28 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from measure_common import compare, kvm_available  # noqa: E402
 
 SECRET = ["--object", "secret,id=sec0,data=password"]
+
+
+def encrypted_secret():
+    """--object arguments for secret sec0 encrypted with AES-256-CBC under
+    secret key0, whose ciphertext is not UTF-8 (the plaintext is): qemu
+    decrypts it and measures; instar must not check the ciphertext."""
+    key, iv = "k" * 32, "i" * 16
+    for n in range(64):
+        plain = f"password{n}".encode()
+        enc = subprocess.run(["openssl", "enc", "-aes-256-cbc", "-K", key.encode().hex(),
+                              "-iv", iv.encode().hex(), "-base64", "-A"], input=plain,
+                             capture_output=True, check=True).stdout.decode().strip()
+        raw = subprocess.run(["openssl", "base64", "-d", "-A"], input=enc.encode(),
+                             capture_output=True, check=True).stdout
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            b64 = subprocess.run(["openssl", "base64", "-A"], input=iv.encode(),
+                                 capture_output=True, check=True).stdout.decode().strip()
+            return ["--object", f"secret,id=key0,data={key}", "--object",
+                    f"secret,id=sec0,data={enc},format=base64,keyid=key0,iv={b64}"]
+    raise RuntimeError("no ciphertext that is not UTF-8")
 
 
 def cases():
@@ -81,6 +104,9 @@ def cases():
           SECRET + ["--size", "1G", "-O", "luks", "-o",
                     "key-secret=sec0,cipher-alg=aes-128,cipher-mode=cbc"],
           SECRET + ["--size", "1G", "-O", "luks", "-o", "key-secret=sec0,cipher-alg=aes-192"],
+          encrypted_secret() + ["--size", "1G", "-O", "luks", "-o", "key-secret=sec0"],
+          encrypted_secret() + ["--size", "1G", "-O", "qcow2", "-o",
+                                "encrypt.format=luks,encrypt.key-secret=sec0"],
           SECRET + ["--size", "7E", "-O", "luks", "-o", "key-secret=sec0", "--output=json"],
           SECRET + ["--size", "1G", "-O", "luks", "-o", "key-secret=nosuch"],
           SECRET + ["--size", "1G", "-O", "luks", "-o", "key-secret=sec0,cipher-alg=sm4"],
