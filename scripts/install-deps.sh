@@ -23,7 +23,7 @@ PACKAGES=(
     protobuf-c-compiler libprotobuf-c-dev
     nanopb python3-protobuf
     check libcmocka-dev libseccomp-dev libsubunit-dev
-    qemu-utils
+    qemu-utils strace openssl
     clang llvm libclang-rt-14-dev
     hyperfine time
 )

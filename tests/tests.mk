@@ -66,6 +66,8 @@ $(HOSTILE_BIN): $(HOSTILE_OBJS) operations/op.lds
 functional: all
 	$(Q)$(PYTHON) tests/functional/test_measure_size.py --instar $(BUILD)/instar
 	$(Q)$(PYTHON) tests/functional/test_measure_targets.py --instar $(BUILD)/instar
+	$(Q)$(PYTHON) tests/functional/test_measure_source.py --instar $(BUILD)/instar
+	$(Q)$(PYTHON) tests/functional/test_malformed.py --instar $(BUILD)/instar
 
 hostile: all $(HOSTILE_BIN)
 	$(Q)$(PYTHON) tests/functional/test_hostile.py --instar $(BUILD)/instar \
