@@ -91,11 +91,20 @@ _Static_assert(offsetof(struct abi_measure_config, luks_header_overhead) == 48, 
 #define ABI_MEASURE_SRC_KEY_SECRET (1u << 3)    /* a LUKS key secret was given */
 #define ABI_MEASURE_SRC_PROBE_ONLY (1u << 4)    /* open the source, then stop: the
                                                    host has an option error to print */
-#define ABI_MEASURE_SRC_WINDOW (1u << 5)        /* raw offset=/size=: the disk is
-                                                   window_size bytes at window_offset */
+#define ABI_MEASURE_SRC_WINDOW (1u << 5)        /* raw offset=/size= were given: the
+                                                   guest checks them as raw does and
+                                                   refuses them for other formats */
 #define ABI_MEASURE_SRC_NO_BACKING (1u << 6)    /* backing=null: ignore a backing file */
 #define ABI_MEASURE_SRC_UNKNOWN_OPTION (1u << 7) /* --image-opts gave unknown_option[]:
                                                     refuse it once the format is known */
+#define ABI_MEASURE_SRC_WINDOW_SIZE (1u << 8)   /* size= was given: window_size is it;
+                                                   else the window runs to the end */
+#define ABI_MEASURE_SRC_WINDOW_OFFSET (1u << 10) /* offset= was given */
+#define ABI_MEASURE_SRC_BACKING_NAMED (1u << 11) /* backing=NODE or backing.*=: a
+                                                    backing file named by options */
+#define ABI_MEASURE_SRC_KEY_ENCRYPT (1u << 9)   /* the key secret came as
+                                                   encrypt.key-secret (qcow2, qcow),
+                                                   not key-secret (luks) */
 #define ABI_MEASURE_OPTION_MAX 64u
 #define ABI_MEASURE_SNAPSHOT_MAX 256u
 

@@ -572,23 +572,6 @@ static bool open_source(const struct vmm_measure_args *a, struct vmm_source *src
     }
     dev->size = (uint64_t)st.st_size;
     dev->allocated = (uint64_t)st.st_blocks * 512u;
-    if (src->window) {
-        if (src->offset > dev->size) {
-            vmm_error("Could not open '%s': Offset (%llu) cannot be greater than size of the "
-                      "containing file (%llu)", f, (unsigned long long)src->offset,
-                      (unsigned long long)dev->size);
-            return false;
-        }
-        if (!src->has_size)
-            src->size = dev->size - src->offset;
-        if (src->size > dev->size - src->offset) {
-            vmm_error("Could not open '%s': The sum of offset (%llu) and size (%llu) has to be "
-                      "smaller or equal to the  actual size of the containing file (%llu)", f,
-                      (unsigned long long)src->offset, (unsigned long long)src->size,
-                      (unsigned long long)dev->size);
-            return false;
-        }
-    }
     if (src->backing_cut && !src->backing_null_json)
         vmm_warn("Use of \"backing\": \"\" is deprecated; use \"backing\": null instead");
     return true;
@@ -635,13 +618,20 @@ static bool source_options(const struct vmm_measure_args *a, const struct vmm_so
         if (!(ext->source_flags & (ABI_MEASURE_SRC_SNAPSHOT_ID | ABI_MEASURE_SRC_SNAPSHOT_NAME)))
             ext->source_flags |= ABI_MEASURE_SRC_SNAPSHOT_ID;
     }
+    /* The guest checks a window as raw does, once the format is known. */
     if (src->window) {
         ext->source_flags |= ABI_MEASURE_SRC_WINDOW;
+        if (src->has_size)
+            ext->source_flags |= ABI_MEASURE_SRC_WINDOW_SIZE;
+        if (src->has_offset)
+            ext->source_flags |= ABI_MEASURE_SRC_WINDOW_OFFSET;
         ext->window_offset = src->offset;
         ext->window_size = src->size;
     }
     if (src->backing_cut)
         ext->source_flags |= ABI_MEASURE_SRC_NO_BACKING;
+    if (src->backing != NULL || src->backing_opts)
+        ext->source_flags |= ABI_MEASURE_SRC_BACKING_NAMED;
     if (src->unknown != NULL) {
         ext->source_flags |= ABI_MEASURE_SRC_UNKNOWN_OPTION;
         snprintf(ext->unknown_option, sizeof(ext->unknown_option), "%s", src->unknown);
@@ -655,6 +645,8 @@ static bool source_options(const struct vmm_measure_args *a, const struct vmm_so
             return false;
         }
         ext->source_flags |= ABI_MEASURE_SRC_KEY_SECRET;
+        if (src->key_secret_opt[0] == 'e')
+            ext->source_flags |= ABI_MEASURE_SRC_KEY_ENCRYPT;
     }
     return true;
 }

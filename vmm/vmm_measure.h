@@ -50,6 +50,7 @@ struct vmm_source {
     char *protocol;            /* file.driver */
     bool window;               /* raw offset= / size= given */
     bool has_size;
+    bool has_offset;
     uint64_t offset;
     uint64_t size;
     char *key_secret;          /* key-secret / encrypt.key-secret */
@@ -57,6 +58,7 @@ struct vmm_source {
     char *backing;             /* backing=<node> (not supported) */
     bool backing_cut;          /* backing=null or "": do not follow a backing file */
     bool backing_null_json;    /* json: "backing": null */
+    bool backing_opts;         /* backing.<key>=...: options of a backing file */
     char *unknown;             /* first option nothing understands */
 };
 

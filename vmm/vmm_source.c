@@ -71,6 +71,7 @@ static bool take(struct vmm_source *s, const char *key, const char *value, char 
         else
             s->size = v;
         s->has_size |= key[0] == 's';
+        s->has_offset |= key[0] == 'o';
         s->window = true;
     } else if (strcmp(key, "key-secret") == 0 || strcmp(key, "encrypt.key-secret") == 0) {
         set(&s->key_secret, value);
@@ -81,6 +82,8 @@ static bool take(struct vmm_source *s, const char *key, const char *value, char 
         } else {
             s->backing_cut = true;
         }
+    } else if (strncmp(key, "backing.", 8) == 0) {
+        s->backing_opts = true;
     } else if (in(key, ignored)) {
         if (in(key, bools) && strcmp(value, "on") != 0 && strcmp(value, "off") != 0 &&
             strcmp(value, "true") != 0 && strcmp(value, "false") != 0) {
@@ -95,20 +98,6 @@ static bool take(struct vmm_source *s, const char *key, const char *value, char 
     } else {
         set(&s->unknown, key);
     }
-    return true;
-}
-
-/* The options qemu's formats accept, past the common ones. */
-static bool option_allowed(const char *driver, const char *key)
-{
-    if (strcmp(key, "offset") == 0 || strcmp(key, "size") == 0)
-        return strcmp(driver, "raw") == 0;
-    if (strcmp(key, "key-secret") == 0)
-        return strcmp(driver, "luks") == 0;
-    if (strcmp(key, "encrypt.key-secret") == 0)
-        return strcmp(driver, "qcow2") == 0 || strcmp(driver, "qcow") == 0;
-    if (strcmp(key, "backing") == 0)
-        return strcmp(driver, "raw") != 0 && strcmp(driver, "file") != 0;
     return true;
 }
 
@@ -140,41 +129,29 @@ static bool finish(struct vmm_source *s, char **err)
             abort();
         return false;
     }
-    /* Without driver=, qemu names the probed format: the guest reports it. */
-    if (s->unknown != NULL && s->driver != NULL) {
-        if (asprintf(err, "Block format '%s' does not support the option '%s'", s->driver,
-                     s->unknown) < 0)
-            abort();
-        return false;
-    }
+    /* Options no format takes (unknown ones, offset=/size= outside raw, a
+     * key secret the format does not use) are refused by the guest once the
+     * format has opened, as qemu refuses leftovers after the driver's open;
+     * so is a backing file named by options.  The protocol driver's
+     * leftovers are refused here. */
     if (s->driver != NULL) {
-        static const char *const keys[] = {"offset", "key-secret", "encrypt.key-secret",
-                                           "backing"};
-        bool present[] = {s->window, s->key_secret != NULL && s->key_secret_opt[0] == 'k',
-                          s->key_secret != NULL && s->key_secret_opt[0] == 'e',
-                          s->backing != NULL || s->backing_cut};
+        /* A backing file named by options is refused first (by the guest). */
+        bool file = strcmp(s->driver, "file") == 0 && s->backing == NULL && !s->backing_opts;
+        const char *k = NULL;
 
-        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-            const char *k = i == 0 && !s->offset && s->has_size ? "size" : keys[i];
-
-            if (present[i] && !option_allowed(s->driver, keys[i])) {
-                if (asprintf(err, "Block format '%s' does not support the option '%s'",
-                             s->driver, k) < 0)
-                    abort();
-                return false;
-            }
+        if (file && s->window)
+            k = s->has_offset ? "offset" : "size";
+        else if (file && s->key_secret != NULL)
+            k = s->key_secret_opt;
+        else if (file && s->unknown != NULL)
+            k = s->unknown;
+        if (k != NULL) {
+            if (asprintf(err, file ? "Block protocol 'file' doesn't support the option '%s'"
+                                   : "Block format '%s' does not support the option '%s'",
+                         file ? k : s->driver, k) < 0)
+                abort();
+            return false;
         }
-    }
-    if (s->window && s->has_size && s->size % 512 != 0) {
-        if (asprintf(err, "Specified size is not multiple of 512") < 0)
-            abort();
-        return false;
-    }
-    if (s->backing != NULL) {
-        if (asprintf(err, "Could not open backing file: backing files are not supported yet") <
-            0)
-            abort();
-        return false;
     }
     return true;
 }

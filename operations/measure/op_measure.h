@@ -13,6 +13,8 @@
 struct op_source {
     const struct abi_call_table *ct;
     uint64_t window_offset;      /* raw offset= into device 0 */
+    uint64_t dev_size;           /* device 0's size: a window may reach past
+                                    it into the last sector, read as zeros */
     struct img_io io;
     struct img_arena arena;
     struct img img;

@@ -16,12 +16,19 @@
 static int64_t io_read(void *ctx, uint64_t off, uint64_t len, void *buf)
 {
     const struct op_source *src = ctx;
+    uint64_t pos = src->window_offset + off, n;
+    int64_t got;
 
     if (off >= src->io.size)
         return 0;
     if (len > src->io.size - off)
         len = src->io.size - off;
-    return src->ct->device_read(0, src->window_offset + off, len, buf);
+    n = pos >= src->dev_size ? 0 : len < src->dev_size - pos ? len : src->dev_size - pos;
+    got = n > 0 ? src->ct->device_read(0, pos, n, buf) : 0;
+    if (got < 0 || (uint64_t)got < n)
+        return got;
+    memset((uint8_t *)buf + n, 0, len - n); /* the sector padding */
+    return (int64_t)len;
 }
 
 static int32_t io_extent(void *ctx, uint64_t off, struct abi_extent *out)
@@ -31,6 +38,13 @@ static int32_t io_extent(void *ctx, uint64_t off, struct abi_extent *out)
 
     if (off >= src->io.size)
         return 0;
+    if (src->window_offset + off >= src->dev_size) {
+        /* A window's sector padding past the end of the file. */
+        out->offset = off;
+        out->length = src->io.size - off;
+        out->kind = ABI_EXTENT_HOLE;
+        return 1;
+    }
     rc = src->ct->device_extent(0, src->window_offset + off, out);
     if (rc == 1) {
         out->offset = off;
@@ -58,6 +72,39 @@ static void fail(struct op_source *src, enum img_err err, bool opening)
     src->ct->send_error(code, "measure", src->img.err);
 }
 
+/* raw's offset= and size= (qemu's raw_apply_options()): checked against the
+ * file's length rounded up to sectors, as qemu's block layer sees it, in
+ * qemu's order.  A window may reach into that rounding, past the file's
+ * last byte: it reads as zeros there. */
+static bool apply_window(struct op_source *src, const struct abi_measure_ext *ext)
+{
+    struct img *img = &src->img;
+    uint64_t file = src->io.size;
+    uint64_t real = file > UINT64_MAX - 511 ? file : (file + 511) & ~(uint64_t)511;
+    uint64_t off = ext->window_offset;
+    bool has_size = (ext->source_flags & ABI_MEASURE_SRC_WINDOW_SIZE) != 0;
+    uint64_t size = has_size ? ext->window_size : real - off;
+
+    if (off > real) {
+        rt_format(img->err, sizeof(img->err),
+                  "Offset (%llu) cannot be greater than size of the containing file (%llu)",
+                  (unsigned long long)off, (unsigned long long)real);
+    } else if (has_size && real - off < size) {
+        rt_format(img->err, sizeof(img->err),
+                  "The sum of offset (%llu) and size (%llu) has to be smaller or equal to the "
+                  " actual size of the containing file (%llu)",
+                  (unsigned long long)off, (unsigned long long)size, (unsigned long long)real);
+    } else if (has_size && size % 512 != 0) {
+        rt_format(img->err, sizeof(img->err), "Specified size is not multiple of 512");
+    } else {
+        src->window_offset = off;
+        src->io.size = size;
+        return true;
+    }
+    fail(src, IMG_ERR_OPEN, true);
+    return false;
+}
+
 bool op_source_open(const struct abi_call_table *ct, const struct abi_measure_ext *ext,
                     struct op_source *src)
 {
@@ -66,6 +113,8 @@ bool op_source_open(const struct abi_call_table *ct, const struct abi_measure_ex
     void *scratch = ct->get_scratch(&scratch_len);
     const struct img_driver *drv = NULL;
     const char *other = NULL;
+    const char *unknown = NULL;
+    bool key_ok;
     enum img_err err;
     struct img *img = &src->img;
 
@@ -73,16 +122,7 @@ bool op_source_open(const struct abi_call_table *ct, const struct abi_measure_ex
     src->ct = ct;
     src->io.ctx = src;
     src->io.size = ct->device_size(0);
-    if (ext->source_flags & ABI_MEASURE_SRC_WINDOW) {
-        /* The host checked the window against the file. */
-        if (ext->window_offset > src->io.size ||
-            ext->window_size > src->io.size - ext->window_offset) {
-            ct->send_error(ABI_ERROR_PANIC, "measure", "source window outside the device");
-            return false;
-        }
-        src->window_offset = ext->window_offset;
-        src->io.size = ext->window_size;
-    }
+    src->dev_size = src->io.size;
     src->io.allocated = ct->device_allocated(0);
     src->io.read = io_read;
     src->io.extent = io_extent;
@@ -106,8 +146,6 @@ bool op_source_open(const struct abi_call_table *ct, const struct abi_measure_ex
         rt_strlcpy(src->snapshot_name, ext->snapshot_name, sizeof(src->snapshot_name));
         img->opts.snapshot_name = src->snapshot_name;
     }
-    if (ext->source_flags & ABI_MEASURE_SRC_KEY_SECRET)
-        img->opts.key_secret = "";
     /* The format: pinned by -f, else probed from the first bytes. */
     if (ext->source_format != ABI_FMT_UNKNOWN) {
         for (size_t i = 0; img_drivers[i] != NULL && drv == NULL; i++) {
@@ -134,16 +172,45 @@ bool op_source_open(const struct abi_call_table *ct, const struct abi_measure_ex
         }
     }
     img->drv = drv;
+    /* Format options go to the format that takes them; qemu refuses the
+     * rest once the format has opened. */
+    key_ok = (ext->source_flags & ABI_MEASURE_SRC_KEY_ENCRYPT)
+                 ? drv == &img_driver_qcow2 || drv == &img_driver_qcow
+                 : drv == &img_driver_luks;
+    if ((ext->source_flags & ABI_MEASURE_SRC_KEY_SECRET) && key_ok)
+        img->opts.key_secret = "";
+    if ((ext->source_flags & ABI_MEASURE_SRC_WINDOW) && drv == &img_driver_raw &&
+        !apply_window(src, ext))
+        return false;
     err = drv->open(img);
     if (err != IMG_OK) {
         fail(src, err, true);
         return false;
     }
+    /* A backing file named by options: opened after the format, before
+     * leftover options are refused. */
+    if (ext->source_flags & ABI_MEASURE_SRC_BACKING_NAMED) {
+        bool takes = drv == &img_driver_qcow2 || drv == &img_driver_qcow ||
+                     drv == &img_driver_qed || drv == &img_driver_vmdk ||
+                     drv == &img_driver_parallels;
+
+        rt_format(img->err, sizeof(img->err), "%s",
+                  takes ? "Could not open backing file: backing files are not supported yet"
+                        : "Driver doesn't support backing files");
+        fail(src, takes ? IMG_ERR_UNSUPPORTED : IMG_ERR_OPEN, true);
+        return false;
+    }
     /* An --image-opts option no layer took, once the format is known. */
-    if (ext->source_flags & ABI_MEASURE_SRC_UNKNOWN_OPTION) {
+    if (ext->source_flags & ABI_MEASURE_SRC_UNKNOWN_OPTION)
+        unknown = ext->unknown_option;
+    else if ((ext->source_flags & ABI_MEASURE_SRC_KEY_SECRET) && !key_ok)
+        unknown = (ext->source_flags & ABI_MEASURE_SRC_KEY_ENCRYPT) ? "encrypt.key-secret"
+                                                                    : "key-secret";
+    else if ((ext->source_flags & ABI_MEASURE_SRC_WINDOW) && drv != &img_driver_raw)
+        unknown = (ext->source_flags & ABI_MEASURE_SRC_WINDOW_OFFSET) ? "offset" : "size";
+    if (unknown != NULL) {
         rt_format(img->err, sizeof(img->err),
-                  "Block format '%s' does not support the option '%s'", drv->name,
-                  ext->unknown_option);
+                  "Block format '%s' does not support the option '%s'", drv->name, unknown);
         fail(src, IMG_ERR_OPEN, true);
         return false;
     }

@@ -50,7 +50,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ext.vmdk_strings_len = 14;
     ext.vhdx_log_size = 1 << 20;
     ext.source_format = FUZZ_FORMAT;
+    /* A key secret under the name the format takes (qcow2 and qcow share
+     * their magic), so encrypted images reach their checks. */
     ext.source_flags = ABI_MEASURE_SRC_KEY_SECRET;
+    if (size >= 5 && memcmp(data + 1, "QFI\xfb", 4) == 0)
+        ext.source_flags |= ABI_MEASURE_SRC_KEY_ENCRYPT;
     memcpy(page + ABI_MEASURE_EXT_OFFSET, &ext, sizeof(ext));
     memset(&dev, 0, sizeof(dev));
     dev.data = data + 1;
