@@ -75,8 +75,9 @@ fuzz-smoke: $(FUZZ_BINS) $(FUZZ_DIR)/seeds/.stamp
 		[ -d $$seeds ] && cp $$seeds/* $$corpus/ 2>/dev/null || true; \
 		if [ -d $$reg ] && [ -n "$$(ls $$reg)" ]; then $$bin -runs=0 $$reg/* >/dev/null 2>&1 || \
 			{ echo "fuzz-smoke: $$t fails on a committed regression input"; $$bin -runs=0 $$reg/*; exit 1; }; fi; \
+		ml=1048576; case $$t in *vhdx) ml=8388608;; esac; \
 		$$bin -dict=tests/fuzz/fuzz.dict -max_total_time=$(FUZZ_SMOKE_SECONDS) -timeout=10 \
-			-max_len=1048576 -rss_limit_mb=2048 -artifact_prefix=$(FUZZ_DIR)/crashes/$$t/ $$corpus \
+			-max_len=$$ml -rss_limit_mb=2048 -artifact_prefix=$(FUZZ_DIR)/crashes/$$t/ $$corpus \
 			> $(FUZZ_DIR)/smoke-$$t.log 2>&1 || { echo "fuzz-smoke: $$t found a crash:"; \
 			tail -30 $(FUZZ_DIR)/smoke-$$t.log; exit 1; }; \
 		echo "fuzz-smoke: $$t ok, $$(grep -o 'Done [0-9]* runs' $(FUZZ_DIR)/smoke-$$t.log)"; \
@@ -90,8 +91,9 @@ fuzz: $(FUZZ_BINS) $(FUZZ_DIR)/seeds/.stamp
 		case $$t in measure_*) seeds=$(FUZZ_DIR)/seeds/measure;; driver_*) seeds=$(FUZZ_DIR)/seeds/driver;; esac; \
 		[ -d $$seeds ] && cp -n $$seeds/* $$corpus/ 2>/dev/null || true; \
 		echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+		ml=1048576; case $$t in *vhdx) ml=8388608;; esac; \
 		$$bin -dict=tests/fuzz/fuzz.dict -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
-			-max_len=1048576 -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/crashes/$$t/ \
+			-max_len=$$ml -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/crashes/$$t/ \
 			$$corpus 2>&1 | tee $(FUZZ_DIR)/campaign-$$t.log | grep -E '^#[0-9]+.*(pulse|DONE)|stat::' || true; \
 	done
 

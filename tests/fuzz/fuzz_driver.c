@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_fixup.h"
 #include "img.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -51,6 +52,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct img img;
     uint64_t off = 0;
 
+    if (strcmp(FUZZ_DRIVER, "vhdx") == 0)
+        b.data = fuzz_fixup_vhdx(data, size);
     if (arena_mem == NULL)
         arena_mem = malloc(64u << 20);
     img_arena_init(&arena, arena_mem, 64u << 20, false); /* reused between runs */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "abi_format.h"
+#include "fuzz_fixup.h"
 #include "mock_ct.h"
 #include "op_measure.h"
 
@@ -58,6 +59,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(page + ABI_MEASURE_EXT_OFFSET, &ext, sizeof(ext));
     memset(&dev, 0, sizeof(dev));
     dev.data = data + 1;
+    if (FUZZ_FORMAT == ABI_FMT_VHDX ||
+        (FUZZ_FORMAT == ABI_FMT_UNKNOWN && size >= 9 && memcmp(data + 1, "vhdxfile", 8) == 0))
+        dev.data = fuzz_fixup_vhdx(data + 1, size - 1);
     dev.size = size - 1;
     dev.allocated = (size - 1 + 4095) & ~4095ull;
     if (scratch == NULL)

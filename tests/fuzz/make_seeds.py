@@ -87,9 +87,12 @@ def image_seeds(out):
         imgs = corpus.generate(tmp)
         for img in imgs:
             fmt = img.fmt or "raw"
+            # The fuzzers' -max_len (fuzz.mk): vhdx puts its metadata and
+            # BAT past the first MiB.
             with open(img.path, "rb") as f:
-                head = f.read(1 << 20)
-            write(os.path.join(out, "measure"), img.name, head)
+                head = f.read((8 if fmt == "vhdx" else 1) << 20)
+            # fuzz_measure.c: the first byte selects the target.
+            write(os.path.join(out, "measure"), img.name, b"\x01" + head)
             write(os.path.join(out, "driver"), img.name, head)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
