@@ -2,8 +2,12 @@
 #
 #   make            build build/instar, build/core.bin, build/measure.bin
 #   make run        build and measure a built-in example in the KVM sandbox
-#   make check      build and run every test (unit, functional, hostile guests,
-#                   size gate); installs missing dependencies first
+#   make check      build and run every test (size gate, unit, functional incl.
+#                   the source and malformed-image corpora, hostile guests,
+#                   lockdown, install check, fuzz smoke); installs missing
+#                   dependencies first
+#   make check-asan unit, functional and hostile tests under ASan and UBSan
+#   make fuzz       fuzz campaigns (FUZZ_SECONDS=N FUZZ_TARGETS="...")
 #   make bench      whole-process timings against qemu-img (hyperfine)
 #   make install    PREFIX=/usr/local DESTDIR=
 #

@@ -1,8 +1,9 @@
 /* op_measure.c: the measure operation (measure.bin, entry at 0x20000).
  *
  * Reads the MeasureConfig the host wrote, works out the virtual size and the
- * data units to count (from --size, or -- once source parsing lands -- from
- * the image on device 0), runs the target's calculator from crates/measure,
+ * data units to count (from --size, or from the source image on device 0,
+ * opened and walked by op_source.c), runs the target's calculator from
+ * crates/measure,
  * and reports through send_measure_result then send_complete.  Reaches the
  * world only through the call table, so tests run it on the host against the
  * mock table in tests/mock/.
