@@ -59,3 +59,17 @@ def compare(instar, args, env=None):
 
 def kvm_available():
     return os.access("/dev/kvm", os.R_OK | os.W_OK)
+
+
+def data_extents(f):
+    """(start, end) of each SEEK_DATA extent of an open file, in order."""
+    fd = f.fileno()
+    size = os.fstat(fd).st_size
+    off = 0
+    while off < size:
+        try:
+            start = os.lseek(fd, off, os.SEEK_DATA)
+        except OSError:
+            return
+        off = os.lseek(fd, start, os.SEEK_HOLE)
+        yield start, min(off, size)

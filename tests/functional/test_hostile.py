@@ -15,6 +15,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from measure_common import data_extents  # noqa: E402
+
 FAULT, BUDGET, ERROR, OK = 3, 4, 1, 0
 
 # mode: (exit status, stderr pattern, what it proves)
@@ -62,19 +65,8 @@ def fnv1a(data):
 
 def data_bytes(path):
     """Bytes of the file inside SEEK_DATA extents, as the host reports them."""
-    size = os.path.getsize(path)
-    total, off = 0, 0
     with open(path, "rb") as f:
-        fd = f.fileno()
-        while off < size:
-            try:
-                start = os.lseek(fd, off, os.SEEK_DATA)
-            except OSError:
-                break
-            end = os.lseek(fd, start, os.SEEK_HOLE)
-            total += min(end, size) - start
-            off = end
-    return total
+        return sum(end - start for start, end in data_extents(f))
 
 
 def check_devices(instar, blob_dir):

@@ -32,7 +32,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import malformed  # noqa: E402
-from measure_common import kvm_available, normalise_qemu_stderr  # noqa: E402
+from measure_common import data_extents, kvm_available, normalise_qemu_stderr  # noqa: E402
 
 DEADLINE_S = 5.0
 GUEST_RAM_KIB = 64 * 1024
@@ -59,15 +59,7 @@ def sha256(path):
     need not be read: the corpus has multi-TiB sparse files)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
-        fd = f.fileno()
-        end = os.fstat(fd).st_size
-        pos = 0
-        while pos < end:
-            try:
-                pos = os.lseek(fd, pos, os.SEEK_DATA)
-            except OSError:
-                break
-            hole = os.lseek(fd, pos, os.SEEK_HOLE)
+        for pos, hole in data_extents(f):
             h.update(pos.to_bytes(8, "little"))
             f.seek(pos)
             while pos < hole:
