@@ -54,6 +54,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (strcmp(FUZZ_DRIVER, "vhdx") == 0)
         b.data = fuzz_fixup_vhdx(data, size);
+    else if (strcmp(FUZZ_DRIVER, "vpc") == 0)
+        b.data = fuzz_fixup_vpc(data, size);
     if (arena_mem == NULL)
         arena_mem = malloc(64u << 20);
     img_arena_init(&arena, arena_mem, 64u << 20, false); /* reused between runs */

@@ -62,6 +62,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (FUZZ_FORMAT == ABI_FMT_VHDX ||
         (FUZZ_FORMAT == ABI_FMT_UNKNOWN && size >= 9 && memcmp(data + 1, "vhdxfile", 8) == 0))
         dev.data = fuzz_fixup_vhdx(data + 1, size - 1);
+    else if (FUZZ_FORMAT == ABI_FMT_VHD ||
+             (FUZZ_FORMAT == ABI_FMT_UNKNOWN && size >= 9 && memcmp(data + 1, "conectix", 8) == 0))
+        dev.data = fuzz_fixup_vpc(data + 1, size - 1);
     dev.size = size - 1;
     dev.allocated = (size - 1 + 4095) & ~4095ull;
     if (scratch == NULL)
