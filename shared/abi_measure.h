@@ -100,6 +100,8 @@ _Static_assert(offsetof(struct abi_measure_config, luks_header_overhead) == 48, 
 #define ABI_MEASURE_SRC_WINDOW_SIZE (1u << 8)   /* size= was given: window_size is it;
                                                    else the window runs to the end */
 #define ABI_MEASURE_SRC_WINDOW_OFFSET (1u << 10) /* offset= was given */
+#define ABI_MEASURE_SRC_NAME_DMG (1u << 12)     /* the file name ends in ".dmg":
+                                                   qemu's dmg probe scores 2 */
 #define ABI_MEASURE_SRC_BACKING_NAMED (1u << 11) /* backing=NODE or backing.*=: a
                                                     backing file named by options */
 #define ABI_MEASURE_SRC_KEY_ENCRYPT (1u << 9)   /* the key secret came as

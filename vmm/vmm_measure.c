@@ -596,8 +596,15 @@ static bool source_options(const struct vmm_measure_args *a, const struct vmm_so
 {
     const char *driver = src->driver != NULL ? src->driver : a->fmt;
 
+    size_t name_len = strlen(a->filename);
+
     ext->source_format = driver != NULL ? source_format(driver) : ABI_FMT_UNKNOWN;
     ext->source_flags = 0;
+    /* qemu's dmg probe scores a plain file name ending in ".dmg" (not a
+     * name inside --image-opts or json:). */
+    if (!a->image_opts && strncmp(a->filename, "json:", 5) != 0 && name_len > 4 &&
+        strcmp(a->filename + name_len - 4, ".dmg") == 0)
+        ext->source_flags |= ABI_MEASURE_SRC_NAME_DMG;
     if (a->snapshot_name != NULL) {
         ext->source_flags |= ABI_MEASURE_SRC_SNAPSHOT;
         if (!copy_snapshot(ext->snapshot, a->snapshot_name))

@@ -164,6 +164,10 @@ bool op_source_open(const struct abi_call_table *ct, const struct abi_measure_ex
             return false;
         }
         drv = img_probe(head, (size_t)n, &other);
+        /* qemu's dmg probe looks at the name alone and beats raw. */
+        if (drv == &img_driver_raw && other == NULL &&
+            (ext->source_flags & ABI_MEASURE_SRC_NAME_DMG))
+            other = "dmg";
         if (other != NULL) {
             rt_format(img->err, sizeof(img->err),
                       "the '%s' format is not supported by instar", other);

@@ -590,6 +590,14 @@ def gen_others(g):
                 f.write(b"koly" + bytes(508))
         g.add("Q19-out-of-scope", f"fmt-{name}", path)
         g.add("Q19-out-of-scope", f"fmt-{name}-f", path, ["-f", name, path])
+    # qemu probes a plain name ending in ".dmg" as dmg, over raw only.
+    path = os.path.join(g.d, "named.dmg")
+    with open(path, "wb") as f:
+        f.write(b"\x61" * 4096)
+    g.add("Q19-out-of-scope", "raw-named-dmg", path)
+    g.add("Q19-out-of-scope", "raw-named-dmg-f", path, ["-f", "raw", path])
+    g.add("Q19-out-of-scope", "raw-named-dmg-opts", path,
+          ["--image-opts", f"file.filename={path}"])
 
 
 def gen_raw(g):
