@@ -366,3 +366,27 @@ bool harness_refuses_past_eof(const char *path, const char *format, const char *
     harness_close(&h);
     return ok;
 }
+
+void harness_poke_le(const char *dir, const char *name, uint64_t off, uint64_t v, size_t len)
+{
+    char path[512];
+    uint8_t b[8];
+    int fd;
+
+    if (len > sizeof(b))
+        abort();
+    for (size_t i = 0; i < len; i++)
+        b[i] = (uint8_t)(v >> (8 * i));
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    fd = open(path, O_WRONLY);
+    if (fd < 0 || pwrite(fd, b, len, (off_t)off) != (ssize_t)len) {
+        fprintf(stderr, "harness: cannot write %s\n", path);
+        abort();
+    }
+    close(fd);
+}
+
+void harness_copy(const char *dir, const char *src, const char *dst)
+{
+    harness_sh("cd %s && cp --sparse=always %s %s", dir, src, dst);
+}

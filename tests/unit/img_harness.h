@@ -68,6 +68,11 @@ void harness_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 bool harness_refuses_past_eof(const char *path, const char *format, const char *qemu_args);
 
 /* True when both maps are equal; prints the first difference otherwise. */
+/* Write `len` (≤ 8) bytes of `v`, little-endian, at `off` of DIR/NAME. */
+void harness_poke_le(const char *dir, const char *name, uint64_t off, uint64_t v, size_t len);
+/* cp --sparse=always DIR/SRC DIR/DST. */
+void harness_copy(const char *dir, const char *src, const char *dst);
+
 bool harness_same_map(const struct harness_map *ours, const struct harness_map *qemu);
 
 #endif /* INSTAR_IMG_HARNESS_H */

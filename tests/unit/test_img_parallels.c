@@ -59,22 +59,12 @@ static void path_of(char *buf, size_t size, const char *name)
 
 static void poke_le(const char *name, long off, uint64_t v, size_t len)
 {
-    char path[256];
-    uint8_t b[8];
-    int fd;
-
-    for (size_t i = 0; i < len; i++)
-        b[i] = (uint8_t)(v >> (8 * i));
-    path_of(path, sizeof(path), name);
-    fd = open(path, O_WRONLY);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(pwrite(fd, b, len, off), (ssize_t)len);
-    close(fd);
+    harness_poke_le(dir, name, (uint64_t)off, v, len);
 }
 
 static void copy(const char *src, const char *dst)
 {
-    harness_sh("cd %s && cp --sparse=always %s %s", dir, src, dst);
+    harness_copy(dir, src, dst);
 }
 
 static void setup_dir(void)
