@@ -96,7 +96,7 @@ CORE_SRCS := core/core_main.c core/core_serial.c core/core_dev.c
 MEASURE_OP_SRCS := operations/measure/op_measure.c operations/measure/op_targets.c \
 	operations/measure/op_source.c
 VMM_SRCS := vmm/vmm_main.c vmm/vmm_log.c vmm/vmm_help.c vmm/vmm_measure.c vmm/vmm_targets.c vmm/vmm_object.c \
-	vmm/vmm_luks.c vmm/vmm_image.c vmm/vmm_source.c vmm/vmm_json.c vmm/vmm_size.c \
+	vmm/vmm_luks.c vmm/vmm_image.c vmm/vmm_source.c vmm/vmm_chain.c vmm/vmm_json.c vmm/vmm_size.c \
 	vmm/vmm_opts.c vmm/vmm_mem.c \
 	vmm/vmm_elf.c vmm/vmm_kvm.c vmm/vmm_proto.c vmm/vmm_seccomp.c
 

@@ -37,7 +37,12 @@
  * note and prints it only when an error follows. */
 #define ABI_ERROR_NOTE 7u      /* print "<prog>: <message>" before the error */
 #define ABI_ERROR_NOTE_RAW 8u  /* print "<message>" as it is before the error */
-#define ABI_ERROR_LAST ABI_ERROR_NOTE_RAW
+/* Not an error but a request: the image on the last device names the
+ * backing file <message> (as recorded, unresolved) and no device holds it.
+ * The host resolves the name under its path policy and runs the guest
+ * again with the file as one more device, or refuses. */
+#define ABI_ERROR_NEED_BACKING 9u
+#define ABI_ERROR_LAST ABI_ERROR_NEED_BACKING
 
 /* Longest string the host accepts in a message field. */
 #define ABI_MAX_STRING 512u

@@ -20,6 +20,7 @@
 #include "abi_format.h"
 #include "abi_measure.h"
 #include "calc.h"
+#include "vmm_chain.h"
 #include "vmm_measure.h"
 
 /* The config page as the guest finds it: MeasureConfig, then the extension
@@ -38,6 +39,7 @@ enum {
     OPTION_OUTPUT,
     OPTION_SIZE,
     OPTION_TIMEOUT,
+    OPTION_ALLOW_PATH,
 };
 
 /* qemu-img's accumulate_options(). */
@@ -90,7 +92,9 @@ void vmm_measure_args_free(struct vmm_measure_args *a)
     free(a->options);
     free(a->snapshot_id_opt);
     free(a->snapshot_name_opt);
+    free(a->allow_paths);
     a->options = a->snapshot_id_opt = a->snapshot_name_opt = NULL;
+    a->allow_paths = NULL;
 }
 
 static bool parse_timeout(const char *arg, uint32_t *ms)
@@ -118,6 +122,7 @@ int vmm_measure_parse_argv(int argc, char **argv, struct vmm_measure_args *a)
         {"size", required_argument, 0, OPTION_SIZE},
         {"force-share", no_argument, 0, 'U'},
         {"timeout", required_argument, 0, OPTION_TIMEOUT},
+        {"allow-path", required_argument, 0, OPTION_ALLOW_PATH},
         {0, 0, 0, 0},
     };
     int c;
@@ -184,6 +189,15 @@ int vmm_measure_parse_argv(int argc, char **argv, struct vmm_measure_args *a)
             if (!parse_timeout(optarg, &a->timeout_ms))
                 return VMM_EXIT_ERROR;
             break;
+        case OPTION_ALLOW_PATH: {
+            char **more = realloc(a->allow_paths, (a->n_allow_paths + 1) * sizeof(*more));
+
+            if (more == NULL)
+                abort();
+            more[a->n_allow_paths++] = optarg;
+            a->allow_paths = more;
+            break;
+        }
         }
     }
     if (argc - optind > 1) {
@@ -397,11 +411,25 @@ static int report_failure(const struct vmm_measure_args *a, const struct vmm_run
             vmm_error("Could not open '%s': %s", a->filename != NULL ? a->filename : "",
                       rep->error_message);
             return VMM_EXIT_ERROR;
-        case ABI_ERROR_OPEN_FILE:
-            vmm_error("Could not open '%s': Could not open '%s': %s",
-                      a->filename != NULL ? a->filename : "",
-                      a->source_path != NULL ? a->source_path : "", rep->error_message);
+        case ABI_ERROR_OPEN_FILE: {
+            /* The guest nests one "Could not open backing file: " per level:
+             * the file is that link's. */
+            static const char nest[] = "Could not open backing file: ";
+            const char *rest = rep->error_message;
+            const char *file = a->source_path;
+            uint32_t k = 0;
+
+            while (strncmp(rest, nest, sizeof(nest) - 1) == 0) {
+                rest += sizeof(nest) - 1;
+                k++;
+            }
+            if (k > 0)
+                file = k < a->n_links ? a->link_names[k] : "";
+            vmm_error("Could not open '%s': %.*sCould not open '%s': %s",
+                      a->filename != NULL ? a->filename : "", (int)(rest - rep->error_message),
+                      rep->error_message, file != NULL ? file : "", rest);
             return VMM_EXIT_ERROR;
+        }
         case ABI_ERROR_PANIC:
             vmm_error("guest panic in %s: %s", rep->error_operation, rep->error_message);
             return VMM_EXIT_GUEST_FAULT;
@@ -429,14 +457,14 @@ static const char *abi_target_name(uint32_t fmt)
 }
 
 static void run_guest(const struct vmm_measure_args *a, const struct measure_page *page,
-                      const struct vmm_device *dev, struct vmm_run_result *r)
+                      const struct vmm_device *dev, uint32_t n_dev, struct vmm_run_result *r)
 {
     struct vmm_run_params p = {
         .op_name = "measure",
         .config = page,
         .config_len = sizeof(*page),
         .devices = dev,
-        .device_count = dev != NULL ? 1 : 0,
+        .device_count = n_dev,
         .timeout_ms = a->timeout_ms,
     };
 
@@ -658,19 +686,60 @@ static bool source_options(const struct vmm_measure_args *a, const struct vmm_so
     return true;
 }
 
+/* One guest run over the chain so far, in the sandbox process. */
+struct source_run {
+    const struct vmm_measure_args *a;
+    const struct measure_page *page;
+    const struct vmm_chain *chain;
+    const char *pending;       /* option messages held back */
+    bool options_ok;
+};
+
+/* In the sandbox child: run the guest, then print its result -- or, when
+ * the guest asks for a backing file, leave the name in `req` for the
+ * parent and print nothing. */
+static int source_run(void *arg, char *req, size_t req_size)
+{
+    const struct source_run *s = arg;
+    struct vmm_run_result r;
+
+    run_guest(s->a, s->page, s->chain->dev, s->chain->n, &r);
+    if (r.outcome == VMM_RUN_OK && r.report.have_error &&
+        r.report.error_status == ABI_ERROR_NEED_BACKING) {
+        snprintf(req, req_size, "%s", r.report.error_message);
+        return VMM_EXIT_OK;
+    }
+    if (r.outcome != VMM_RUN_OK || r.report.have_error)
+        return report_failure(s->a, &r);
+    fputs(s->pending, stderr);
+    if (!s->options_ok) {
+        /* The guest must have stopped after opening the source. */
+        if (!r.report.have_measure || r.report.measure.error != ABI_MEASURE_ERROR_INVALID_OPTION) {
+            vmm_error("guest protocol violation: result where none was asked for");
+            return VMM_EXIT_GUEST_FAULT;
+        }
+        return VMM_EXIT_ERROR;
+    }
+    return print_measure(s->a, s->page, &r);
+}
+
 /* A source: qemu-img opens (validates) it before -O and -o are looked at,
- * so their messages wait in a buffer for the guest's verdict. */
+ * so their messages wait in a buffer for the guest's verdict.  Each backing
+ * file the guest asks for is judged here and the guest run again with it. */
 static int measure_source(struct vmm_measure_args *a, struct vmm_device *dev)
 {
     struct measure_page page;
-    struct vmm_run_result r;
     struct vmm_source src;
+    struct vmm_chain chain;
+    struct source_run run;
     char *pending = NULL;
     size_t pending_len = 0;
+    char req[ABI_MAX_STRING];
     bool ok;
     int rc = VMM_EXIT_ERROR;
 
     memset(&src, 0, sizeof(src));
+    memset(&chain, 0, sizeof(chain));
     if (!open_source(a, &src, dev))
         goto out;
     a->source_path = src.path;
@@ -691,23 +760,25 @@ static int measure_source(struct vmm_measure_args *a, struct vmm_device *dev)
         goto out;
     if (!ok)
         page.ext.source_flags |= ABI_MEASURE_SRC_PROBE_ONLY;
-    run_guest(a, &page, dev, &r);
-    if (r.outcome != VMM_RUN_OK || r.report.have_error) {
-        rc = report_failure(a, &r);
+    if (!vmm_chain_init(&chain, dev, src.path, a->allow_paths, a->n_allow_paths))
         goto out;
-    }
-    fputs(pending, stderr);
-    if (!ok) {
-        /* The guest must have stopped after opening the source. */
-        rc = VMM_EXIT_ERROR;
-        if (!r.report.have_measure || r.report.measure.error != ABI_MEASURE_ERROR_INVALID_OPTION) {
-            vmm_error("guest protocol violation: result where none was asked for");
-            rc = VMM_EXIT_GUEST_FAULT;
+    run = (struct source_run){a, &page, &chain, pending, ok};
+    for (;;) {
+        a->link_names = chain.name;
+        a->n_links = chain.n;
+        rc = vmm_sandboxed_run(source_run, &run, req, sizeof(req));
+        if (req[0] == '\0')
+            break;
+        vmm_debug("link %u names backing file '%s'", chain.n - 1, req);
+        if (!vmm_chain_follow(&chain, a->filename, req)) {
+            rc = VMM_EXIT_ERROR;
+            break;
         }
-        goto out;
     }
-    rc = print_measure(a, &page, &r);
 out:
+    a->link_names = NULL;
+    a->n_links = 0;
+    vmm_chain_free(&chain);
     free(pending);
     vmm_source_free(&src);
     return rc;
@@ -731,7 +802,7 @@ int vmm_cmd_measure(int argc, char **argv)
     rc = VMM_EXIT_ERROR;
     if (!build_config(&a, &page))
         goto out;
-    run_guest(&a, &page, NULL, &r);
+    run_guest(&a, &page, NULL, 0, &r);
     rc = print_measure(&a, &page, &r);
 out:
     if (dev.fd >= 0)

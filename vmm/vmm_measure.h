@@ -33,6 +33,10 @@ struct vmm_measure_args {
     const char *filename;      /* the source argument as given */
     const char *source_path;   /* the file it names (set when opened) */
     uint32_t timeout_ms;       /* 0 = default */
+    char **allow_paths;        /* --allow-path DIRs (the array is owned) */
+    size_t n_allow_paths;
+    char *const *link_names;   /* the chain's names, top first (set when run) */
+    uint32_t n_links;
 };
 
 /* Parse `measure` argv (argv[0] is "measure") in qemu-img's order, with its

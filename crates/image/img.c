@@ -39,6 +39,38 @@ enum img_err img_fail(struct img *img, enum img_err kind, const char *fmt, ...)
     return kind;
 }
 
+enum img_err img_set_backing(struct img *img, const uint8_t *name, size_t len, const char *fmt)
+{
+    size_t n = 0;
+    char *copy;
+
+    while (n < len && name[n] != '\0')
+        n++;
+    img->has_backing = n > 0;
+    img->backing = NULL;
+    img->backing_fmt[0] = '\0';
+    if (n == 0)
+        return IMG_OK;
+    if (n > IMG_NAME_MAX)
+        return IMG_OK; /* refused only if it is to be followed */
+    copy = img_alloc(img->arena, n + 1);
+    if (copy == NULL)
+        return img_fail(img, IMG_ERR_NOMEM, "out of memory");
+    memcpy(copy, name, n);
+    copy[n] = '\0';
+    img->backing = copy;
+    if (fmt != NULL) {
+        size_t k = 0;
+
+        while (fmt[k] != '\0' && k + 1 < sizeof(img->backing_fmt)) {
+            img->backing_fmt[k] = fmt[k];
+            k++;
+        }
+        img->backing_fmt[k] = '\0';
+    }
+    return IMG_OK;
+}
+
 void img_note(struct img *img, bool raw, const char *fmt, ...)
 {
     va_list ap;

@@ -83,6 +83,9 @@ struct img_map {
 #define IMG_MAX_BITMAPS 65535u
 #define IMG_PROBE_LEN 2048u /* qemu's BLOCK_PROBE_BUF_SIZE */
 #define IMG_ERR_LEN 256u
+#define IMG_FMT_LEN 16u  /* qemu's bs->backing_format buffer */
+/* Longest backing file name followed: the host's message string limit. */
+#define IMG_NAME_MAX 511u
 
 struct img_driver;
 
@@ -104,7 +107,11 @@ struct img {
 
     /* Set by open(). */
     uint64_t virtual_size;       /* bytes, as qemu-img info reports it (a multiple of 512) */
-    bool has_backing;            /* names a backing file (not followed yet) */
+    bool has_backing;            /* names a backing file */
+    const char *backing;         /* its name (NUL-terminated, in the arena), or NULL
+                                    when it cannot be followed (too long, or a
+                                    format whose parent instar does not follow) */
+    char backing_fmt[IMG_FMT_LEN]; /* the format the image records for it; "" = probe */
     bool supports_bitmaps;       /* qcow2 v3: measure reports a bitmaps figure */
     uint32_t n_bitmaps;          /* persistent bitmaps (qcow2 v3), for "bitmaps size" */
     struct calc_bitmap *bitmaps; /* n_bitmaps entries, in the arena */
@@ -132,6 +139,13 @@ struct img_driver {
 /* Set img->err from a format (rt_format syntax) and return `kind`. */
 enum img_err img_fail(struct img *img, enum img_err kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Record the backing file name `name` (`len` bytes, cut at the first NUL as
+ * qemu reads it into a C string) and its recorded format `fmt` (NULL or ""
+ * to probe).  An empty name is no backing file.  A name longer than
+ * IMG_NAME_MAX sets has_backing but leaves backing NULL: it cannot be
+ * followed (the host could not be told it). */
+enum img_err img_set_backing(struct img *img, const uint8_t *name, size_t len, const char *fmt);
 
 /* Set the line qemu prints before the error that follows (img_fail()):
  * through error_report() ("<prog>: " first), or, when `raw`, as it is. */

@@ -17,12 +17,7 @@ const struct img_driver *const img_drivers[] = {
 const struct img_driver *img_driver_by_name(const char *name)
 {
     for (size_t i = 0; img_drivers[i] != NULL; i++) {
-        const char *a = img_drivers[i]->name;
-        size_t k = 0;
-
-        while (a[k] != '\0' && a[k] == name[k])
-            k++;
-        if (a[k] == '\0' && name[k] == '\0')
+        if (rt_streq(img_drivers[i]->name, name))
             return img_drivers[i];
     }
     return NULL;

@@ -57,18 +57,11 @@ static const char *const luks_ivgens[] = {"plain", "plain64", "essiv"};
 #define LUKS_MODE_XTS 2
 #define LUKS_IVGEN_ESSIV 2
 
-static bool luks_streq(const char *a, const char *b)
-{
-    size_t n = strlen(b);
-
-    return strlen(a) == n && memcmp(a, b, n) == 0;
-}
-
 /* Index of `name` in `names`, or -1. */
 static int luks_lookup(const char *name, const char *const *names, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if (luks_streq(name, names[i]))
+        if (rt_streq(name, names[i]))
             return (int)i;
     }
     return -1;
@@ -77,7 +70,7 @@ static int luks_lookup(const char *name, const char *const *names, size_t n)
 static const struct luks_hash *luks_hash(const char *name)
 {
     for (size_t i = 0; i < sizeof(luks_hashes) / sizeof(luks_hashes[0]); i++) {
-        if (luks_streq(name, luks_hashes[i].name))
+        if (rt_streq(name, luks_hashes[i].name))
             return &luks_hashes[i];
     }
     return NULL;
@@ -223,7 +216,7 @@ static enum img_err luks_parse_header(struct img *img, const uint8_t *h,
         key_bytes /= 2;
     *cipher = NULL;
     for (size_t i = 0; i < sizeof(luks_ciphers) / sizeof(luks_ciphers[0]); i++) {
-        if (!luks_streq(name, luks_ciphers[i].name))
+        if (!rt_streq(name, luks_ciphers[i].name))
             continue;
         for (size_t k = 0; k < 3; k++) {
             if (luks_ciphers[i].key_bytes[k] != 0 && luks_ciphers[i].key_bytes[k] == key_bytes)

@@ -135,8 +135,11 @@ static enum img_err qcow_open(struct img *img)
         err = qcow_pread(img, backing_off, backing_len, (uint8_t *)name);
         if (err != IMG_OK)
             return err;
-        /* An empty name (a leading NUL) means no backing file to QEMU. */
-        img->has_backing = backing_len > 0 && name[0] != '\0';
+        /* An empty name (a leading NUL) means no backing file to QEMU;
+         * qcow records no backing format: it is probed. */
+        err = img_set_backing(img, (const uint8_t *)name, backing_len, NULL);
+        if (err != IMG_OK)
+            return err;
     }
 
     s->l1_win = img_alloc(img->arena, QCOW_L1_WINDOW);

@@ -14,7 +14,6 @@
 #include "rt.h"
 
 /* Backing file names are copied into a buffer of this size (PATH_MAX). */
-#define Q2_BACKING_BUF 4096u
 
 static int qcow2_probe(const uint8_t *buf, size_t len)
 {
@@ -184,7 +183,7 @@ static enum img_err check_tables(struct img *img, struct q2 *q)
 /* External data file, encryption, backing file name. */
 static enum img_err check_references(struct img *img, struct q2 *q)
 {
-    uint8_t first = 0;
+    uint8_t name[Q2_BACKING_NAME_MAX];
 
     /* The data file is another host file (security.md T7): never opened.
      * Without its name qemu has nothing to open either. */
@@ -209,15 +208,15 @@ static enum img_err check_references(struct img *img, struct q2 *q)
         enum img_err err;
 
         /* The name must fit the spec's limit and the first cluster. */
-        if (q->backing_size > max || q->backing_size >= Q2_BACKING_BUF)
+        if (q->backing_size > max || q->backing_size > sizeof(name))
             return img_fail(img, IMG_ERR_OPEN, "Backing file name too long");
         /* An empty name (or one starting with NUL) means no backing file. */
         if (q->backing_size > 0) {
-            err = q2_read_zf(img, q->backing_offset, 1, &first);
+            err = q2_read_zf(img, q->backing_offset, q->backing_size, name);
             if (err != IMG_OK)
                 return err;
         }
-        img->has_backing = first != 0;
+        return img_set_backing(img, name, q->backing_size, q->backing_fmt);
     }
     return IMG_OK;
 }

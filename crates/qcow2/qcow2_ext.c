@@ -136,6 +136,10 @@ static enum img_err scan(struct img *img, struct q2 *q, const uint8_t *area,
             if (len >= Q2_BACKING_FORMAT_MAX)
                 return img_fail(img, IMG_ERR_OPEN, "ERROR: ext_backing_format: len=%u too "
                                 "large (>=%u)", len, Q2_BACKING_FORMAT_MAX);
+            if (s->full) {
+                memcpy(q->backing_fmt, p, len);
+                q->backing_fmt[len] = '\0';
+            }
             break;
         case Q2_EXT_FEATURE_TABLE:
             if (!s->full) {

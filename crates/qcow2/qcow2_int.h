@@ -68,6 +68,7 @@ struct q2 {
 
     /* Header extensions (qcow2_ext.c). */
     bool crypto_ext;            /* a valid full disk encryption header pointer */
+    char backing_fmt[Q2_BACKING_FORMAT_MAX]; /* backing format extension, or "" */
     bool data_file_ext;         /* an external data file name extension */
     uint32_t nb_bitmaps;        /* from a consistent bitmaps extension */
     uint64_t bm_dir_offset;

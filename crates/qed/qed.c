@@ -192,8 +192,12 @@ static enum img_err qed_open(struct img *img)
         err = qed_pread(img, off, len, (uint8_t *)name);
         if (err != IMG_OK)
             return err;
-        /* An empty name (a leading NUL) opens no backing file. */
-        img->has_backing = len > 0 && name[0] != '\0';
+        /* An empty name (a leading NUL) opens no backing file.  The
+         * no-probe feature makes it raw; otherwise it is probed. */
+        err = img_set_backing(img, (const uint8_t *)name, len,
+                              (features & QED_F_BACKING_FORMAT_NO_PROBE) ? "raw" : NULL);
+        if (err != IMG_OK)
+            return err;
     }
     /* QEMU reads the whole L1 table here; it lies inside the file, so only
      * an I/O error could fail it.  instar streams it during the walk. */

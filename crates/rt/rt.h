@@ -9,6 +9,7 @@
 #ifndef INSTAR_RT_H
 #define INSTAR_RT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +32,9 @@ size_t strlen(const char *s);
 
 /* Length of `s`, scanning at most `max` bytes. */
 size_t rt_strnlen(const char *s, size_t max);
+
+/* True when the NUL-terminated strings are equal. */
+bool rt_streq(const char *a, const char *b);
 
 /* Copy the NUL-terminated `src` into `dst` of `size` bytes, truncating;
  * `dst` is always terminated when size > 0.  Returns strlen(dst). */

@@ -62,6 +62,15 @@ size_t rt_strnlen(const char *s, size_t max)
     return n;
 }
 
+bool rt_streq(const char *a, const char *b)
+{
+    size_t i = 0;
+
+    while (a[i] != '\0' && a[i] == b[i])
+        i++;
+    return a[i] == b[i];
+}
+
 size_t rt_strlcpy(char *dst, const char *src, size_t size)
 {
     size_t n;

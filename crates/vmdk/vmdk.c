@@ -256,7 +256,8 @@ static enum img_err vmdk_open(struct img *img)
     uint64_t capacity = 0;
     uint64_t ids_off = 0;
     char *win;
-    bool backing = false;
+    size_t name_at = 0;
+    size_t name_len = 0;
     enum img_err err;
 
     if (st == NULL)
@@ -287,7 +288,7 @@ static enum img_err vmdk_open(struct img *img)
     if (err != IMG_OK)
         return err;
     win[VMDK_DESC_WINDOW] = '\0';
-    err = vmdk_desc_ids(img, win, &backing);
+    err = vmdk_desc_ids(img, win, &name_at, &name_len);
     if (err != IMG_OK)
         return err;
     /* The block layer's checks of the size, before qemu-img walks. */
@@ -298,8 +299,8 @@ static enum img_err vmdk_open(struct img *img)
     if (err != IMG_OK)
         return err;
     img->virtual_size = capacity * VMDK_SECTOR;
-    img->has_backing = backing;
-    return IMG_OK;
+    /* The parent's format is probed. */
+    return img_set_backing(img, (const uint8_t *)win + name_at, name_len, NULL);
 }
 
 /* The status a grain table entry gives its grain. */

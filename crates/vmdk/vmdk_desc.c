@@ -278,13 +278,14 @@ static bool scans_hex(const char *p)
     return is_xdigit(*p);
 }
 
-enum img_err vmdk_desc_ids(struct img *img, const char *win, bool *has_backing)
+enum img_err vmdk_desc_ids(struct img *img, const char *win, size_t *name_at, size_t *name_len)
 {
     const char *hint = find(win, "parentFileNameHint");
     const char *cid;
     char cid_win[VMDK_DESC_WINDOW + 1];
 
-    *has_backing = false;
+    *name_at = 0;
+    *name_len = 0;
     if (hint != NULL) {
         /* qemu skips 'parentFileNameHint="' and reads up to the next '"',
          * wherever it is (the window ends with a NUL at VMDK_DESC_WINDOW).
@@ -299,7 +300,8 @@ enum img_err vmdk_desc_ids(struct img *img, const char *win, bool *has_backing)
             return img_fail(img, IMG_ERR_OPEN_ERRNO, "Invalid argument"); /* unterminated */
         if (i - start > VMDK_BACKING_NAME_MAX)
             return img_fail(img, IMG_ERR_OPEN_ERRNO, "Invalid argument"); /* name too long */
-        *has_backing = i > start; /* an empty name is no backing file */
+        *name_at = start; /* an empty name is no backing file */
+        *name_len = i - start;
     }
     /* vmdk_read_cid() terminates its copy one byte earlier. */
     memcpy(cid_win, win, VMDK_DESC_WINDOW);

@@ -25,9 +25,10 @@ enum img_err vmdk_desc_parse(struct img *img, const char *desc);
 
 /* qemu's vmdk_parent_open() and vmdk_read_cid() on the VMDK_DESC_WINDOW + 1
  * bytes `win` (the last one 0) read at the descriptor offset: a
- * parentFileNameHint names a backing file (*has_backing), and "CID" and
+ * parentFileNameHint names a backing file (*name_len bytes at win +
+ * *name_at; length 0 for none), and "CID" and
  * "parentCID" must be followed by a hex number.  IMG_ERR_OPEN otherwise. */
 __attribute__((warn_unused_result))
-enum img_err vmdk_desc_ids(struct img *img, const char *win, bool *has_backing);
+enum img_err vmdk_desc_ids(struct img *img, const char *win, size_t *name_at, size_t *name_len);
 
 #endif /* INSTAR_VMDK_INT_H */

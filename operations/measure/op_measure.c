@@ -125,7 +125,7 @@ static uint64_t measure_source(const struct abi_call_table *ct,
     /* The host has an option error to print once the source is known good. */
     if (ext->source_flags & ABI_MEASURE_SRC_PROBE_ONLY)
         return finish(ct, ABI_FMT_UNKNOWN, CALC_ERR_INVALID_OPTION, &res, false, 0);
-    in.virtual_size = src.img.virtual_size;
+    in.virtual_size = src.link[0].img.virtual_size;
     unit = data_unit(cfg, in.virtual_size);
     if (unit != 0 && !op_source_count(&src, unit, &in.data_units))
         return 1;
@@ -133,9 +133,9 @@ static uint64_t measure_source(const struct abi_call_table *ct,
     /* "bitmaps size": a qcow2 v3 target from a source with persistent
      * bitmaps support (a qcow2 v3 image), even when it has none. */
     has_bitmaps = cfg->target_format == ABI_FMT_QCOW2 &&
-                  (cfg->flags & ABI_MEASURE_FLAG_COMPAT_V3) && src.img.supports_bitmaps;
+                  (cfg->flags & ABI_MEASURE_FLAG_COMPAT_V3) && src.link[0].img.supports_bitmaps;
     if (err == CALC_OK && has_bitmaps)
-        err = calc_qcow2_bitmaps(src.img.bitmaps, src.img.n_bitmaps, in.virtual_size,
+        err = calc_qcow2_bitmaps(src.link[0].img.bitmaps, src.link[0].img.n_bitmaps, in.virtual_size,
                                  res.unit_size, &bitmaps);
     return finish(ct, cfg->target_format, err, &res, has_bitmaps, bitmaps);
 }

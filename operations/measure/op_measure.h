@@ -9,26 +9,44 @@
 #include "calc.h"
 #include "img.h"
 
-/* A source image being measured (op_source.c). */
-struct op_source {
+/* Images in a backing chain the guest follows: every device. */
+#define OP_MAX_LINKS ABI_MAX_DEVICES
+
+/* One image of the chain, on device `dev` (op_source.c). */
+struct op_link {
     const struct abi_call_table *ct;
-    uint64_t window_offset;      /* raw offset= into device 0 */
-    uint64_t dev_size;           /* device 0's size: a window may reach past
+    uint32_t dev;
+    uint64_t window_offset;      /* raw offset= into the device (the top only) */
+    uint64_t dev_size;           /* the device's size: a window may reach past
                                     it into the last sector, read as zeros */
     struct img_io io;
-    struct img_arena arena;
     struct img img;
+    uint64_t run_off;            /* the last run the driver described */
+    uint64_t run_len;
+    enum img_status run_status;
+    bool broken;                 /* its driver returned an invalid extent */
+};
+
+/* A source image being measured: the top (link 0) and its backing chain. */
+struct op_source {
+    const struct abi_call_table *ct;
+    struct img_arena arena;      /* shared by every link's driver */
+    uint32_t links;              /* opened links */
+    struct op_link link[OP_MAX_LINKS];
     char snapshot[ABI_MEASURE_SNAPSHOT_MAX];
     char snapshot_name[ABI_MEASURE_SNAPSHOT_MAX];
 };
 
 /* Open device 0 as the source image: probe or pin its format, validate it,
- * apply the snapshot rule.  On failure the error has been sent (qemu's text)
- * and false is returned. */
+ * apply the snapshot rule; then its backing chain, device k holding the
+ * backing file of link k - 1.  When a link names a backing file and no
+ * device holds it, ABI_ERROR_NEED_BACKING asks the host for it.  On failure
+ * the error has been sent (qemu's text) and false is returned. */
 bool op_source_open(const struct abi_call_table *ct, const struct abi_measure_ext *ext,
                     struct op_source *src);
 /* Count the units of `unit` bytes that hold data, walking the block status
- * from 0 to the virtual size.  On failure the error has been sent. */
+ * through the chain from 0 to the top's virtual size.  On failure the error
+ * has been sent. */
 bool op_source_count(struct op_source *src, uint64_t unit, uint64_t *units);
 
 /* Entry point (ABI_OP_LOAD_ADDR in the blob; called directly by tests). */

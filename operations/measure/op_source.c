@@ -12,19 +12,20 @@
 #include "rt.h"
 #include "rt_fmt.h"
 
-/* Device 0, or the window of it raw's offset=/size= options select. */
+/* Link `dev` of the chain: device `dev`, or for the top the window of it
+ * raw's offset=/size= options select. */
 static int64_t io_read(void *ctx, uint64_t off, uint64_t len, void *buf)
 {
-    const struct op_source *src = ctx;
-    uint64_t pos = src->window_offset + off, n;
+    const struct op_link *l = ctx;
+    uint64_t pos = l->window_offset + off, n;
     int64_t got;
 
-    if (off >= src->io.size)
+    if (off >= l->io.size)
         return 0;
-    if (len > src->io.size - off)
-        len = src->io.size - off;
-    n = pos >= src->dev_size ? 0 : len < src->dev_size - pos ? len : src->dev_size - pos;
-    got = n > 0 ? src->ct->device_read(0, pos, n, buf) : 0;
+    if (len > l->io.size - off)
+        len = l->io.size - off;
+    n = pos >= l->dev_size ? 0 : len < l->dev_size - pos ? len : l->dev_size - pos;
+    got = n > 0 ? l->ct->device_read(l->dev, pos, n, buf) : 0;
     if (got < 0 || (uint64_t)got < n)
         return got;
     memset((uint8_t *)buf + n, 0, len - n); /* the sector padding */
@@ -33,43 +34,59 @@ static int64_t io_read(void *ctx, uint64_t off, uint64_t len, void *buf)
 
 static int32_t io_extent(void *ctx, uint64_t off, struct abi_extent *out)
 {
-    const struct op_source *src = ctx;
+    const struct op_link *l = ctx;
     int32_t rc;
 
-    if (off >= src->io.size)
+    if (off >= l->io.size)
         return 0;
-    if (src->window_offset + off >= src->dev_size) {
+    if (l->window_offset + off >= l->dev_size) {
         /* A window's sector padding past the end of the file. */
         out->offset = off;
-        out->length = src->io.size - off;
+        out->length = l->io.size - off;
         out->kind = ABI_EXTENT_HOLE;
         return 1;
     }
-    rc = src->ct->device_extent(0, src->window_offset + off, out);
+    rc = l->ct->device_extent(l->dev, l->window_offset + off, out);
     if (rc == 1) {
         out->offset = off;
-        if (out->length > src->io.size - off)
-            out->length = src->io.size - off;
+        if (out->length > l->io.size - off)
+            out->length = l->io.size - off;
     }
     return rc;
 }
 
-/* Report a failure of the source: open-phase failures get qemu's
- * "Could not open" prefix from the host. */
-static void fail(struct op_source *src, enum img_err err, bool opening)
+/* Report a failure of link `k`: open-phase failures get qemu's "Could not
+ * open" prefix from the host, and each backing level qemu's "Could not open
+ * backing file: " (the host counts them to name the file of an errno
+ * error). */
+static void fail_link(struct op_source *src, uint32_t k, enum img_err err, bool opening)
 {
+    static const char prefix[] = "Could not open backing file: ";
+    struct img *img = &src->link[k].img;
     uint32_t code = opening && err != IMG_ERR_PLAIN ? ABI_ERROR_OPEN : ABI_ERROR_PLAIN;
+    char msg[ABI_MAX_STRING];
+    size_t n = 0;
 
     if (opening && err == IMG_ERR_OPEN_ERRNO)
         code = ABI_ERROR_OPEN_FILE;
     if (err == IMG_ERR_NOMEM)
-        rt_format(src->img.err, sizeof(src->img.err),
+        rt_format(img->err, sizeof(img->err),
                   "the image needs more metadata memory than instar allows (%llu MiB)",
                   (unsigned long long)(src->arena.size >> 20));
-    if (src->img.note[0] != '\0')
-        src->ct->send_error(src->img.note_raw ? ABI_ERROR_NOTE_RAW : ABI_ERROR_NOTE, "measure",
-                            src->img.note);
-    src->ct->send_error(code, "measure", src->img.err);
+    if (img->note[0] != '\0')
+        src->ct->send_error(img->note_raw ? ABI_ERROR_NOTE_RAW : ABI_ERROR_NOTE, "measure",
+                            img->note);
+    for (uint32_t i = 0; opening && i < k && n + sizeof(prefix) < sizeof(msg); i++) {
+        memcpy(msg + n, prefix, sizeof(prefix) - 1);
+        n += sizeof(prefix) - 1;
+    }
+    rt_strlcpy(msg + n, img->err, sizeof(msg) - n);
+    src->ct->send_error(code, "measure", msg);
+}
+
+static void fail(struct op_source *src, enum img_err err, bool opening)
+{
+    fail_link(src, 0, err, opening);
 }
 
 /* raw's offset= and size= (qemu's raw_apply_options()): checked against the
@@ -78,8 +95,9 @@ static void fail(struct op_source *src, enum img_err err, bool opening)
  * last byte: it reads as zeros there. */
 static bool apply_window(struct op_source *src, const struct abi_measure_ext *ext)
 {
-    struct img *img = &src->img;
-    uint64_t file = src->io.size;
+    struct op_link *top = &src->link[0];
+    struct img *img = &top->img;
+    uint64_t file = top->io.size;
     uint64_t real = file > UINT64_MAX - 511 ? file : (file + 511) & ~(uint64_t)511;
     uint64_t off = ext->window_offset;
     bool has_size = (ext->source_flags & ABI_MEASURE_SRC_WINDOW_SIZE) != 0;
@@ -97,43 +115,82 @@ static bool apply_window(struct op_source *src, const struct abi_measure_ext *ex
     } else if (has_size && size % 512 != 0) {
         rt_format(img->err, sizeof(img->err), "Specified size is not multiple of 512");
     } else {
-        src->window_offset = off;
-        src->io.size = size;
+        top->window_offset = off;
+        top->io.size = size;
         return true;
     }
     fail(src, IMG_ERR_OPEN, true);
     return false;
 }
 
-bool op_source_open(const struct abi_call_table *ct, const struct abi_measure_ext *ext,
-                    struct op_source *src)
+/* Set up link `k` on device `k`: its I/O over the device, the shared arena. */
+static void link_init(struct op_source *src, uint32_t k)
+{
+    struct op_link *l = &src->link[k];
+
+    memset(l, 0, sizeof(*l));
+    l->ct = src->ct;
+    l->dev = k;
+    l->io.ctx = l;
+    l->io.size = src->ct->device_size(k);
+    l->dev_size = l->io.size;
+    l->io.allocated = src->ct->device_allocated(k);
+    l->io.read = io_read;
+    l->io.extent = io_extent;
+    l->img.io = &l->io;
+    l->img.arena = &src->arena;
+}
+
+/* Probe link `k`'s format from its first bytes (qemu's bdrv_probe_all). */
+static const struct img_driver *probe(struct op_source *src, uint32_t k, bool name_dmg)
 {
     uint8_t head[IMG_PROBE_LEN];
-    uint64_t scratch_len = 0;
-    void *scratch = ct->get_scratch(&scratch_len);
-    const struct img_driver *drv = NULL;
+    struct img *img = &src->link[k].img;
+    uint64_t n = img->io->size < sizeof(head) ? img->io->size : sizeof(head);
+    const struct img_driver *drv;
     const char *other = NULL;
+
+    if (n > 0 && img_read(img, 0, n, head) != IMG_OK) {
+        fail_link(src, k, IMG_ERR_IO, true);
+        return NULL;
+    }
+    drv = img_probe(head, (size_t)n, &other);
+    /* qemu's dmg probe looks at the name alone and beats raw. */
+    if (drv == &img_driver_raw && other == NULL && name_dmg)
+        other = "dmg";
+    if (other != NULL) {
+        rt_format(img->err, sizeof(img->err), "the '%s' format is not supported by instar",
+                  other);
+        fail_link(src, k, IMG_ERR_UNSUPPORTED, true);
+        return NULL;
+    }
+    return drv;
+}
+
+/* The checks every opened link passes. */
+static bool link_opened(struct op_source *src, uint32_t k)
+{
+    struct img *img = &src->link[k].img;
+
+    if (img->virtual_size % 512 != 0 || img->virtual_size > (uint64_t)INT64_MAX) {
+        rt_format(img->err, sizeof(img->err), "invalid virtual size %llu",
+                  (unsigned long long)img->virtual_size);
+        fail_link(src, k, IMG_ERR_OPEN, true);
+        return false;
+    }
+    return true;
+}
+
+/* Open the top image, device 0, with the command line's options. */
+static bool open_top(struct op_source *src, const struct abi_measure_ext *ext)
+{
+    const struct abi_call_table *ct = src->ct;
+    const struct img_driver *drv = NULL;
     const char *unknown = NULL;
     bool key_ok;
     enum img_err err;
-    struct img *img = &src->img;
+    struct img *img = &src->link[0].img;
 
-    memset(src, 0, sizeof(*src));
-    src->ct = ct;
-    src->io.ctx = src;
-    src->io.size = ct->device_size(0);
-    src->dev_size = src->io.size;
-    src->io.allocated = ct->device_allocated(0);
-    src->io.read = io_read;
-    src->io.extent = io_extent;
-    /* The call table hands over zero-filled scratch memory. */
-    img_arena_init(&src->arena, scratch, scratch != NULL ? scratch_len : 0, true);
-    img->io = &src->io;
-    img->arena = &src->arena;
-    if (ct->device_count() < 1) {
-        ct->send_error(ABI_ERROR_PANIC, "measure", "no source device");
-        return false;
-    }
     /* The options that reach the driver; strings are bounded copies. */
     if (ext->source_flags & (ABI_MEASURE_SRC_SNAPSHOT | ABI_MEASURE_SRC_SNAPSHOT_ID)) {
         rt_strlcpy(src->snapshot, ext->snapshot, sizeof(src->snapshot));
@@ -157,23 +214,9 @@ bool op_source_open(const struct abi_call_table *ct, const struct abi_measure_ex
             return false;
         }
     } else {
-        uint64_t n = src->io.size < sizeof(head) ? src->io.size : sizeof(head);
-
-        if (n > 0 && img_read(img, 0, n, head) != IMG_OK) {
-            fail(src, IMG_ERR_IO, true);
+        drv = probe(src, 0, (ext->source_flags & ABI_MEASURE_SRC_NAME_DMG) != 0);
+        if (drv == NULL)
             return false;
-        }
-        drv = img_probe(head, (size_t)n, &other);
-        /* qemu's dmg probe looks at the name alone and beats raw. */
-        if (drv == &img_driver_raw && other == NULL &&
-            (ext->source_flags & ABI_MEASURE_SRC_NAME_DMG))
-            other = "dmg";
-        if (other != NULL) {
-            rt_format(img->err, sizeof(img->err),
-                      "the '%s' format is not supported by instar", other);
-            fail(src, IMG_ERR_UNSUPPORTED, true);
-            return false;
-        }
     }
     img->drv = drv;
     /* Format options go to the format that takes them; qemu refuses the
@@ -199,7 +242,8 @@ bool op_source_open(const struct abi_call_table *ct, const struct abi_measure_ex
                      drv == &img_driver_parallels;
 
         rt_format(img->err, sizeof(img->err), "%s",
-                  takes ? "Could not open backing file: backing files are not supported yet"
+                  takes ? "Could not open backing file: backing files named by options are "
+                          "not supported"
                         : "Driver doesn't support backing files");
         fail(src, takes ? IMG_ERR_UNSUPPORTED : IMG_ERR_OPEN, true);
         return false;
@@ -218,53 +262,202 @@ bool op_source_open(const struct abi_call_table *ct, const struct abi_measure_ex
         fail(src, IMG_ERR_OPEN, true);
         return false;
     }
-    if (img->virtual_size % 512 != 0 || img->virtual_size > (uint64_t)INT64_MAX) {
-        rt_format(img->err, sizeof(img->err), "invalid virtual size %llu",
-                  (unsigned long long)img->virtual_size);
-        fail(src, IMG_ERR_OPEN, true);
+    if (!link_opened(src, 0))
+        return false;
+    /* backing=null: the chain ends here. */
+    if (ext->source_flags & ABI_MEASURE_SRC_NO_BACKING)
+        img->has_backing = false;
+    return true;
+}
+
+/* Open link `k` (k >= 1), the backing file of link k - 1, as qemu's
+ * bdrv_open_backing_file does: in the format the referring image records,
+ * else probed; no options. */
+static bool open_backing(struct op_source *src, uint32_t k)
+{
+    const char *fmt = src->link[k - 1].img.backing_fmt;
+    struct img *img = &src->link[k].img;
+    const struct img_driver *drv;
+    enum img_err err;
+
+    if (fmt[0] == '\0') {
+        drv = probe(src, k, false);
+        if (drv == NULL)
+            return false;
+    } else {
+        /* "file" opens the protocol alone: the bytes, as raw reads them. */
+        drv = img_driver_by_name(rt_streq(fmt, "file") ? "raw" : fmt);
+        if (drv == NULL) {
+            bool known = rt_streq(fmt, "dmg") || rt_streq(fmt, "bochs") ||
+                         rt_streq(fmt, "cloop") || rt_streq(fmt, "vvfat");
+
+            rt_format(img->err, sizeof(img->err),
+                      known ? "the '%s' format is not supported by instar"
+                            : "Unknown driver '%s'",
+                      fmt);
+            fail_link(src, k, known ? IMG_ERR_UNSUPPORTED : IMG_ERR_OPEN, true);
+            return false;
+        }
+    }
+    img->drv = drv;
+    err = drv->open(img);
+    if (err != IMG_OK) {
+        fail_link(src, k, err, true);
         return false;
     }
-    if (img->has_backing && !(ext->source_flags & ABI_MEASURE_SRC_NO_BACKING)) {
-        rt_format(img->err, sizeof(img->err),
-                  "images with a backing file are not supported yet");
-        fail(src, IMG_ERR_UNSUPPORTED, true);
+    return link_opened(src, k);
+}
+
+bool op_source_open(const struct abi_call_table *ct, const struct abi_measure_ext *ext,
+                    struct op_source *src)
+{
+    uint64_t scratch_len = 0;
+    void *scratch = ct->get_scratch(&scratch_len);
+    uint32_t devices = ct->device_count();
+    uint32_t k;
+
+    memset(src, 0, sizeof(*src));
+    src->ct = ct;
+    /* The call table hands over zero-filled scratch memory; every link's
+     * driver allocates from it. */
+    img_arena_init(&src->arena, scratch, scratch != NULL ? scratch_len : 0, true);
+    if (devices < 1 || devices > OP_MAX_LINKS) {
+        ct->send_error(ABI_ERROR_PANIC, "measure", "no source device");
         return false;
     }
+    link_init(src, 0);
+    if (!open_top(src, ext))
+        return false;
+    /* Down the backing chain: device k is the file link k - 1 names, as the
+     * host resolved it under its path policy.  When the host has not
+     * given it yet, ask for it: the host decides and runs the guest again. */
+    for (k = 1; src->link[k - 1].img.has_backing; k++) {
+        struct img *prev = &src->link[k - 1].img;
+
+        if (prev->backing == NULL) {
+            rt_format(prev->err, sizeof(prev->err), "%s",
+                      prev->drv == &img_driver_vpc
+                          ? "differencing VHD images are not supported"
+                          : "backing file names longer than 511 bytes are not supported");
+            fail_link(src, k - 1, IMG_ERR_UNSUPPORTED, true);
+            return false;
+        }
+        if (k >= devices) {
+            /* The host takes printable ASCII only. */
+            for (const char *p = prev->backing; *p != '\0'; p++) {
+                if (*p < 0x20 || *p > 0x7E) {
+                    rt_format(prev->err, sizeof(prev->err), "%s",
+                              "backing file names with bytes outside printable ASCII are "
+                              "not supported");
+                    fail_link(src, k - 1, IMG_ERR_UNSUPPORTED, true);
+                    return false;
+                }
+            }
+            ct->send_error(ABI_ERROR_NEED_BACKING, "measure", prev->backing);
+            return false;
+        }
+        link_init(src, k);
+        if (!open_backing(src, k))
+            return false;
+    }
+    src->links = k;
     /* -l on a format without internal snapshots (qcow2's driver loads its
      * own in open()). */
     if ((ext->source_flags & (ABI_MEASURE_SRC_SNAPSHOT | ABI_MEASURE_SRC_SNAPSHOT_ID |
                               ABI_MEASURE_SRC_SNAPSHOT_NAME)) &&
-        drv != &img_driver_qcow2) {
+        src->link[0].img.drv != &img_driver_qcow2) {
+        struct img *img = &src->link[0].img;
+
         rt_format(img->err, sizeof(img->err),
                   "Failed to load snapshot: Block format '%s' used by device '' does not "
                   "support temporarily loading internal snapshots",
-                  drv->name);
+                  img->drv->name);
         fail(src, IMG_ERR_PLAIN, true);
         return false;
     }
     return true;
 }
 
+/* Link `k`'s status at `off` (up to `max` bytes): its driver's answer, or
+ * the rest of the run it gave last when `off` lies inside it -- a backing
+ * file may split an overlay's run, and the overlay is not asked again. */
+static enum img_err link_map(struct op_link *l, uint64_t off, uint64_t max, struct img_map *out)
+{
+    struct img *img = &l->img;
+    enum img_err err;
+
+    if (l->run_len == 0 || off < l->run_off || off - l->run_off >= l->run_len) {
+        struct img_map m = {0, IMG_UNALLOC};
+
+        err = img->drv->map(img, off, max, &m);
+        if (err != IMG_OK)
+            return err;
+        if (m.length == 0 || m.length > max) {
+            rt_format(img->err, sizeof(img->err), "%s driver returned an invalid extent",
+                      img->drv->name);
+            l->broken = true;
+            return IMG_ERR_PLAIN;
+        }
+        l->run_off = off;
+        l->run_len = m.length;
+        l->run_status = m.status;
+    }
+    out->length = l->run_len - (off - l->run_off);
+    if (out->length > max)
+        out->length = max;
+    out->status = l->run_status;
+    return IMG_OK;
+}
+
+/* The status of [off, off + max) through the chain: qemu's
+ * bdrv_block_status_above().  A range a link leaves unallocated is asked of
+ * its backing file; past the end of a shorter backing file it reads as
+ * zeros.  On failure *failed is the link that failed. */
+static enum img_err chain_map(struct op_source *src, uint64_t off, uint64_t max,
+                              struct img_map *out, uint32_t *failed)
+{
+    for (uint32_t k = 0; k < src->links; k++) {
+        struct op_link *l = &src->link[k];
+        enum img_err err;
+
+        if (off >= l->img.virtual_size) {
+            out->length = max;
+            out->status = IMG_ZERO;
+            return IMG_OK;
+        }
+        if (max > l->img.virtual_size - off)
+            max = l->img.virtual_size - off;
+        err = link_map(l, off, max, out);
+        if (err != IMG_OK) {
+            *failed = k;
+            return err;
+        }
+        if (out->status != IMG_UNALLOC)
+            return IMG_OK;
+        max = out->length;
+    }
+    return IMG_OK;
+}
+
 bool op_source_count(struct op_source *src, uint64_t unit, uint64_t *units)
 {
-    struct img *img = &src->img;
+    uint64_t size = src->link[0].img.virtual_size;
     struct calc_tracker t;
     uint64_t off = 0;
 
     calc_tracker_init(&t, unit);
-    while (off < img->virtual_size) {
+    while (off < size) {
         struct img_map m = {0, IMG_UNALLOC};
-        uint64_t left = img->virtual_size - off;
-        enum img_err err = img->drv->map(img, off, left, &m);
+        uint32_t failed = 0;
+        enum img_err err = chain_map(src, off, size - off, &m, &failed);
 
-        if (err != IMG_OK) {
-            fail(src, err, false);
+        if (err != IMG_OK && src->link[failed].broken) {
+            /* A driver broke its own contract. */
+            src->ct->send_error(ABI_ERROR_PANIC, "measure", src->link[failed].img.err);
             return false;
         }
-        if (m.length == 0 || m.length > left) {
-            rt_format(img->err, sizeof(img->err), "%s driver returned an invalid extent",
-                      img->drv->name);
-            src->ct->send_error(ABI_ERROR_PANIC, "measure", img->err);
+        if (err != IMG_OK) {
+            fail_link(src, failed, err, false);
             return false;
         }
         if (m.status == IMG_DATA && calc_tracker_add(&t, off, m.length) != CALC_OK) {

@@ -16,7 +16,7 @@ SECRET = "secret,id=sec0,data=password"
 
 
 def sh(argv, cwd=None):
-    for _ in range(8):
+    for _ in range(40):
         p = subprocess.run(argv, cwd=cwd, capture_output=True, text=True)
         # qemu-img's PBKDF benchmark fails at random on fast CPUs: noise.
         if "Unable to get accurate CPU usage" not in p.stderr:

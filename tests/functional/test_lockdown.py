@@ -2,7 +2,9 @@
 """test_lockdown.py: the monitor is locked down while the guest runs.
 
 While a guest spins (the test blob, on a source whose first byte is 'L'),
-/proc shows seccomp in filter mode, no_new_privs, no core dumps, the CPU
+/proc shows, for the sandbox process that runs it (the child instar forks
+for every guest run of a source image; the parent only opens files), and
+for it alone, seccomp in filter mode, no_new_privs, no core dumps, the CPU
 and descriptor limits, and exactly the descriptors the run needs, the image
 read-only.  A system call outside the allow-list (INSTAR_SECCOMP_SELFTEST=1)
 kills the process with SIGSYS.  Needs /dev/kvm.
@@ -23,6 +25,15 @@ def status_field(pid, name):
             if line.startswith(name + ":"):
                 return line.split(":", 1)[1].strip()
     return None
+
+
+def sandbox_children(pid):
+    """The child processes of `pid` (instar's sandbox runs)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
 
 
 def main():
@@ -49,19 +60,31 @@ def main():
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             deadline = time.monotonic() + 3
-            while time.monotonic() < deadline and status_field(p.pid, "Seccomp") != "2":
+            child = None
+            while time.monotonic() < deadline:
+                kids = sandbox_children(p.pid)
+                if kids and status_field(kids[0], "Seccomp") == "2":
+                    child = kids[0]
+                    break
                 time.sleep(0.01)
-            seccomp = status_field(p.pid, "Seccomp")
-            nnp = status_field(p.pid, "NoNewPrivs")
-            limits = open(f"/proc/{p.pid}/limits").read()
+            if child is None:
+                problems.append("no locked-down sandbox process appeared")
+                child = p.pid
+            parent_seccomp = status_field(p.pid, "Seccomp")
+            seccomp = status_field(child, "Seccomp")
+            nnp = status_field(child, "NoNewPrivs")
+            limits = open(f"/proc/{child}/limits").read()
             fds = {}
-            for fd in os.listdir(f"/proc/{p.pid}/fd"):
-                target = os.readlink(f"/proc/{p.pid}/fd/{fd}")
-                flags = open(f"/proc/{p.pid}/fdinfo/{fd}").read().split("flags:")[1].split()[0]
+            for fd in os.listdir(f"/proc/{child}/fd"):
+                target = os.readlink(f"/proc/{child}/fd/{fd}")
+                flags = open(f"/proc/{child}/fdinfo/{fd}").read().split("flags:")[1].split()[0]
                 fds[int(fd)] = (target, int(flags, 8))
         finally:
             p.send_signal(signal.SIGKILL)
             p.wait()
+        if parent_seccomp != "0":
+            # The parent never runs guest code; it must stay able to open files.
+            problems.append(f"parent Seccomp is {parent_seccomp}, want 0")
         if seccomp != "2":
             problems.append(f"Seccomp is {seccomp}, want 2 (filter) while the guest runs")
         if nnp != "1":
@@ -89,7 +112,7 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
     for pr in problems:
         print("FAIL", pr)
-    print(f"lockdown: {6 - len(problems)} of 6 checks passed")
+    print(f"lockdown: {7 - len(problems)} of 7 checks passed")
     return 1 if problems else 0
 
 

@@ -57,7 +57,8 @@ def option_cases(img):
 
 # instar's documented refusal of backing files named by options (docs/quirks.md
 # row 19) where qemu tries to open them: both must fail at that step.
-BACKING_REFUSAL = "Could not open backing file: backing files are not supported yet\n"
+BACKING_REFUSAL = (
+    "Could not open backing file: backing files named by options are not supported\n")
 
 
 def documented_backing_refusal(instar, argv):

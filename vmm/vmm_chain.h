@@ -1,0 +1,44 @@
+/* vmm_chain.h: backing chains under the path policy (vmm_chain.c). */
+#ifndef INSTAR_VMM_CHAIN_H
+#define INSTAR_VMM_CHAIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "abi_vm.h"
+#include "vmm.h"
+
+/* The images of a source's chain, top first: device k of the guest run. */
+struct vmm_chain {
+    uint32_t n;                          /* links opened */
+    struct vmm_device dev[ABI_MAX_DEVICES];
+    char *name[ABI_MAX_DEVICES];         /* each link's name as qemu prints it */
+    dev_t st_dev[ABI_MAX_DEVICES];       /* identity, for loop detection */
+    ino_t st_ino[ABI_MAX_DEVICES];
+    char *cwd;                           /* set at the first backing file */
+    char **allow;                        /* allowed directories (absolute, as text,
+                                            once cwd is set) */
+    int *allow_fd;                       /* each opened O_PATH when first used, or -1 */
+    size_t n_allow;
+};
+
+/* Start a chain at the opened top image (its descriptor stays the caller's).
+ * The allowed directories are the top's directory and `allow`; nothing is
+ * looked up until a backing file is followed. */
+bool vmm_chain_init(struct vmm_chain *c, const struct vmm_device *top, const char *top_path,
+                    char *const *allow, size_t n_allow);
+/* The last link names the backing file `name` (the guest's words, printable
+ * ASCII): resolve, judge and open it as the next link.  On refusal prints
+ * "Could not open '<arg>': ..." with qemu's nesting and returns false. */
+bool vmm_chain_follow(struct vmm_chain *c, const char *arg, const char *name);
+void vmm_chain_free(struct vmm_chain *c);
+
+/* Run fn in a forked child and return its exit status; a child killed by a
+ * signal kills the caller with the same signal.  The child may leave a
+ * NUL-terminated request in `req` (its own shared page of `req_size`
+ * bytes); the parent's `req` receives a copy ("" when none). */
+int vmm_sandboxed_run(int (*fn)(void *arg, char *req, size_t req_size), void *arg, char *req,
+                      size_t req_size);
+
+#endif /* INSTAR_VMM_CHAIN_H */
