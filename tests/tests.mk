@@ -68,6 +68,7 @@ functional: all
 	$(Q)$(PYTHON) tests/functional/test_measure_targets.py --instar $(BUILD)/instar
 	$(Q)$(PYTHON) tests/functional/test_measure_source.py --instar $(BUILD)/instar
 	$(Q)$(PYTHON) tests/functional/test_malformed.py --instar $(BUILD)/instar
+	$(Q)$(PYTHON) tests/functional/test_chains.py --instar $(BUILD)/instar
 
 hostile: all $(HOSTILE_BIN)
 	$(Q)$(PYTHON) tests/functional/test_hostile.py --instar $(BUILD)/instar \

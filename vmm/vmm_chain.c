@@ -213,32 +213,57 @@ static int open_beneath(struct vmm_chain *c, size_t i, const char *rel, int flag
                         sizeof(how));
 }
 
-/* When `rel` (beneath allowed directory `i`, at `abs`) is itself a symbolic
- * link, its target as an absolute path normalised as text; else NULL.  The
- * link is reached beneath the directory, never through another one. */
+/* The first symbolic link on the way to `rel` (beneath allowed directory
+ * `i`; `abs` is the whole path as text) made into the path it stands for,
+ * absolute and normalised as text, with the rest of `rel` after it; NULL
+ * when there is none.  Each step is looked up beneath the directory, so the
+ * link itself is never reached through another one. */
 static char *link_target(struct vmm_chain *c, size_t i, const char *rel, const char *abs)
 {
-    char target[4096];
-    int fd = open_beneath(c, i, rel, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-    ssize_t n;
-    char *dir;
-    char *out;
+    size_t base = strlen(abs) - strlen(rel); /* where rel starts in abs */
 
-    if (fd < 0)
-        return NULL;
-    n = readlinkat(fd, "", target, sizeof(target) - 1);
-    close(fd);
-    if (n <= 0) {
-        errno = EXDEV;
-        return NULL;
+    for (const char *end = rel; *end != '\0';) {
+        char target[4096];
+        char *prefix;
+        char *dir;
+        char *joined;
+        char *out;
+        struct stat st;
+        ssize_t n;
+        int fd;
+
+        end += strcspn(end, "/");
+        prefix = strndup(rel, (size_t)(end - rel));
+        if (prefix == NULL)
+            abort();
+        fd = open_beneath(c, i, prefix, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        free(prefix);
+        if (fd < 0)
+            return NULL;
+        if (fstat(fd, &st) != 0 || !S_ISLNK(st.st_mode)) {
+            close(fd);
+            if (*end == '/')
+                end++;
+            continue;
+        }
+        n = readlinkat(fd, "", target, sizeof(target) - 1);
+        close(fd);
+        if (n <= 0)
+            return NULL;
+        target[n] = '\0';
+        /* The link's directory, then its target, then the rest. */
+        dir = strndup(abs, base + (size_t)(end - rel));
+        if (dir == NULL)
+            abort();
+        dir[dir_len(dir)] = '\0';
+        if (asprintf(&joined, "%s%s", target, end) < 0)
+            abort();
+        out = lexical(dir, joined);
+        free(joined);
+        free(dir);
+        return out;
     }
-    target[n] = '\0';
-    dir = strndup(abs, dir_len(abs));
-    if (dir == NULL)
-        abort();
-    out = lexical(dir, target);
-    free(dir);
-    return out;
+    return NULL;
 }
 
 bool vmm_chain_follow(struct vmm_chain *c, const char *arg, const char *name)
@@ -300,7 +325,7 @@ bool vmm_chain_follow(struct vmm_chain *c, const char *arg, const char *name)
         fd = open_beneath(c, best, rel, 0);
         if (fd >= 0)
             break;
-        if (errno == EXDEV && hops < 8 && (next = link_target(c, best, rel, abs)) != NULL) {
+        if (errno == EXDEV && hops < 16 && (next = link_target(c, best, rel, abs)) != NULL) {
             free(abs);
             abs = next;
             continue;

@@ -9,18 +9,18 @@ QEMU_NOISE = re.compile(r"^qemu: module .* not found, do you want to install .*$
 QEMU_FLAKE = "Unable to get accurate CPU usage"
 
 
-def run(argv, env=None, timeout=120):
+def run(argv, env=None, timeout=120, cwd=None):
     start = time.monotonic()
-    p = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout)
+    p = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout, cwd=cwd)
     return p, time.monotonic() - start
 
 
-def run_qemu(args, retries=40):
+def run_qemu(args, retries=40, cwd=None):
     """qemu-img measure <args>; retries qemu-img's random LUKS benchmark
     failure, which is noise, not behaviour (docs/quirks.md).  It fails more
     often on a loaded machine, hence the back-off."""
     for attempt in range(retries):
-        p, _ = run(["qemu-img", "measure"] + args)
+        p, _ = run(["qemu-img", "measure"] + args, cwd=cwd)
         if QEMU_FLAKE not in p.stderr:
             return p
         time.sleep(min(0.05 * (attempt + 1), 1.0))
@@ -38,10 +38,10 @@ def is_help(p):
     return p.returncode == 0 and p.stdout.startswith("qemu-img version")
 
 
-def compare(instar, args, env=None):
+def compare(instar, args, env=None, cwd=None):
     """Run both; return a list of differences (empty when identical)."""
-    q = run_qemu(args)
-    i, _ = run([instar, "measure"] + args, env=env)
+    q = run_qemu(args, cwd=cwd)
+    i, _ = run([os.path.abspath(instar), "measure"] + args, env=env, cwd=cwd)
     diffs = []
     if i.returncode != q.returncode:
         diffs.append(f"exit {i.returncode} != qemu-img {q.returncode}")
