@@ -433,6 +433,10 @@ static int report_failure(const struct vmm_measure_args *a, const struct vmm_run
         case ABI_ERROR_PANIC:
             vmm_error("guest panic in %s: %s", rep->error_operation, rep->error_message);
             return VMM_EXIT_GUEST_FAULT;
+        case ABI_ERROR_NEED_BACKING:
+            /* A source run takes this request before printing anything. */
+            vmm_error("guest protocol violation: a backing file asked for without a source");
+            return VMM_EXIT_GUEST_FAULT;
         default:
             vmm_error("%s", rep->error_message);
             return VMM_EXIT_ERROR;

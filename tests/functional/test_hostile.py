@@ -44,7 +44,45 @@ CASES = {
     21: (ERROR, r"^instar: A{511}$", "unterminated string is bounded"),
     22: (FAULT, r"required > fully allocated", "impossible result"),
     23: (FAULT, r"read into invalid range 0x7ffffff0000\+4096", "read destination outside RAM"),
+    24: (FAULT, r"backing file asked for without a source", "backing file without a source"),
 }
+
+# A source "B<name>" makes the guest ask for backing file <name> on every
+# run, whatever it was given ("*": a new name each run).  The host's path
+# policy must refuse; files the guest may name exist next to the image.
+BACKING_CASES = [
+    ("/etc/passwd", r"\(/etc/passwd\) is outside the directories instar may open"),
+    ("../../../../etc/shadow", r"is outside the directories instar may open"),
+    ("nbd://127.0.0.1:1/x", r"names a protocol"),
+    ('json:{"file":{"filename":"/etc/passwd"}}', r"does not follow json: backing file names"),
+    ("link", r"\(/etc/hostname\) is outside the directories instar may open"),
+    ("top.img", r"the backing chain loops back to"),
+    ("faa", r"the backing chain loops back to"),
+    ("*", r"the backing chain is longer than 16 images"),
+]
+
+
+def check_backing_requests(instar, blob_dir):
+    failures = 0
+    for name, pattern in BACKING_CASES:
+        with tempfile.TemporaryDirectory(prefix="instar-ask-") as tmp:
+            top = os.path.join(tmp, "top.img")
+            with open(top, "w") as f:
+                f.write("B" + name + "\n")
+            for i in range(40):
+                with open(os.path.join(tmp, "f" + chr(97 + i % 26) + chr(97 + i // 26)), "w") as f:
+                    f.write("x")
+            os.symlink("/etc/hostname", os.path.join(tmp, "link"))
+            env = dict(os.environ, INSTAR_BLOB_DIR=blob_dir)
+            p = subprocess.run([instar, "measure", top], env=env, capture_output=True,
+                               text=True, timeout=120)
+            lines = p.stderr.splitlines()
+            ok = (p.returncode == ERROR and not p.stdout and len(lines) == 1
+                  and re.search(pattern, lines[0]))
+            print(f"{'ok  ' if ok else 'FAIL'} backing request {name[:30]!r:34s}"
+                  + ("" if ok else f": exit {p.returncode}, stderr {p.stderr.strip()[:300]!r}"))
+            failures += not ok
+    return failures, len(BACKING_CASES)
 
 
 def run(instar, blob_dir, mode, timeout_s=1):
@@ -148,6 +186,9 @@ def main():
             failures += not ok
         device_failures, device_cases = check_devices(os.path.abspath(args.instar), blob_dir)
         failures += device_failures
+        ask_failures, ask_cases = check_backing_requests(os.path.abspath(args.instar), blob_dir)
+        failures += ask_failures
+        device_cases += ask_cases
     finally:
         shutil.rmtree(blob_dir)
     total = len(CASES) + 2 + device_cases

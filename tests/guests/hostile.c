@@ -38,6 +38,7 @@ enum mode {
     H_UNTERMINATED = 21, /* an error message without a NUL in 64 KiB */
     H_IMPOSSIBLE = 22, /* a result with required > fully allocated */
     H_BADREAD = 23,    /* a device read into a destination outside RAM */
+    H_NEEDFILE = 24,   /* ask for a backing file with no source at all */
     H_OK = 100,        /* behave: result 100/200 (control case) */
 };
 
@@ -63,6 +64,29 @@ static void send_result(const struct abi_call_table *ct, uint64_t req, uint64_t 
     };
 
     ct->send_measure_result(&r.result);
+}
+
+static uint64_t ask_backing(const struct abi_call_table *ct)
+{
+    static char name[256];
+    int64_t n = ct->device_read(0, 1, sizeof(name) - 1, name);
+    uint32_t devs = ct->device_count();
+
+    for (int64_t i = 0; i < n; i++) {
+        if (name[i] == '\n') {
+            name[i] = '\0';
+            break;
+        }
+    }
+    name[n > 0 ? n : 0] = '\0';
+    if (name[0] == '*' && name[1] == '\0') {
+        name[0] = 'f';
+        name[1] = (char)('a' + devs % 26);
+        name[2] = (char)('a' + devs / 26);
+        name[3] = '\0';
+    }
+    ct->send_error(ABI_ERROR_NEED_BACKING, "hostile", name);
+    return 1;
 }
 
 /* Source mode: exercise the device services.  Read device 0 through the
@@ -149,6 +173,10 @@ __attribute__((section(".text.entry"))) uint64_t op_entry(const struct abi_call_
         if (ct->device_read(0, 0, 1, &first) == 1 && first == 'L')
             for (;;)
                 __asm__ volatile("");
+        /* 'B' + name: ask for that backing file on every run, whatever the
+         * host gave; "*" asks for "f<devices>", a new file each run. */
+        if (first == 'B')
+            return ask_backing(ct);
         return exercise_devices(ct);
     }
     switch (mode) {
@@ -162,6 +190,9 @@ __attribute__((section(".text.entry"))) uint64_t op_entry(const struct abi_call_
         return *(volatile uint64_t *)(uintptr_t)0;
     case H_PANIC:
         ct->send_error(ABI_ERROR_PANIC, "hostile", "deliberate panic");
+        return 1;
+    case H_NEEDFILE:
+        ct->send_error(ABI_ERROR_NEED_BACKING, "hostile", "/etc/passwd");
         return 1;
     case H_GARBAGE:
         memset(buf, 0x41, 64);
