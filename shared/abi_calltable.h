@@ -37,12 +37,17 @@
  * note and prints it only when an error follows. */
 #define ABI_ERROR_NOTE 7u      /* print "<prog>: <message>" before the error */
 #define ABI_ERROR_NOTE_RAW 8u  /* print "<message>" as it is before the error */
-/* Not an error but a request: the image on the last device names the
- * backing file <message> (as recorded, unresolved) and no device holds it.
+/* Not an error but a request: the last image opened names the backing
+ * file <message> (as recorded, unresolved) and no device holds it.  Devices
+ * are handed out in the order the guest asks for them: the top image is
+ * device 0, then each data file and backing file as the chain is opened.
  * The host resolves the name under its path policy and runs the guest
  * again with the file as one more device, or refuses. */
 #define ABI_ERROR_NEED_BACKING 9u
-#define ABI_ERROR_LAST ABI_ERROR_NEED_BACKING
+/* Likewise for the external data file <message> of the last image opened
+ * (qcow2); qemu resolves its name against the working directory. */
+#define ABI_ERROR_NEED_DATA_FILE 10u
+#define ABI_ERROR_LAST ABI_ERROR_NEED_DATA_FILE
 
 /* Longest string the host accepts in a message field. */
 #define ABI_MAX_STRING 512u

@@ -177,7 +177,7 @@ static const char *below(const char *path, const char *dir)
 }
 
 /* Print "Could not open 'ARG': " and one "Could not open backing file: " per
- * level down to the new link, then the message. */
+ * level down to the file being opened (c->nesting), then the message. */
 __attribute__((format(printf, 3, 4))) static void refuse(const struct vmm_chain *c,
                                                          const char *arg, const char *fmt, ...)
 {
@@ -188,7 +188,7 @@ __attribute__((format(printf, 3, 4))) static void refuse(const struct vmm_chain 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    for (uint32_t i = 0; i < c->n; i++)
+    for (uint32_t i = 0; i < c->nesting && i < ABI_MAX_DEVICES; i++)
         strcat(prefixes, PREFIX);
     vmm_error("Could not open '%s': %s%s", arg, prefixes, msg);
 }
@@ -266,20 +266,30 @@ static char *link_target(struct vmm_chain *c, size_t i, const char *rel, const c
     return NULL;
 }
 
-bool vmm_chain_follow(struct vmm_chain *c, const char *arg, const char *name)
+bool vmm_chain_follow(struct vmm_chain *c, const char *arg, const char *name, bool data_file)
 {
     static const char policy[] = "is outside the directories instar may open (the image's "
                                  "directory and each --allow-path DIR); add --allow-path to "
                                  "allow it";
-    const char *ref = c->name[c->n - 1];
+    uint32_t ref = c->n - 1;
+    uint32_t images = 0;
     char *path = NULL;
     char *abs = NULL;
     struct stat st;
     int fd = -1;
     bool ok = false;
 
+    /* The image that names the file: the last one opened. */
+    while (ref > 0 && c->data[ref])
+        ref--;
+    for (uint32_t i = 0; i < c->n; i++)
+        images += !c->data[i];
+    /* A backing file's errors nest one level below its image; a data
+     * file's belong to its image. */
+    c->nesting = c->depth[ref] + (data_file ? 0 : 1);
     if (strncmp(name, "json:", 5) == 0) {
-        refuse(c, arg, "'%s': instar does not follow json: backing file names", name);
+        refuse(c, arg, "'%s': instar does not follow json: %s names", name,
+               data_file ? "data file" : "backing file");
         return false;
     }
     if (has_protocol(name)) {
@@ -287,19 +297,23 @@ bool vmm_chain_follow(struct vmm_chain *c, const char *arg, const char *name)
         return false;
     }
     if (c->n >= ABI_MAX_DEVICES) {
-        refuse(c, arg, "'%s': the backing chain is longer than %u images", name,
-               ABI_MAX_DEVICES);
+        if (images == c->n && !data_file)
+            refuse(c, arg, "'%s': the backing chain is longer than %u images", name,
+                   ABI_MAX_DEVICES);
+        else
+            refuse(c, arg, "'%s': the image needs more than %u files", name, ABI_MAX_DEVICES);
         return false;
     }
     if (!absolute_dirs(c)) {
         refuse(c, arg, "cannot tell the current directory: %s", strerror(errno));
         return false;
     }
-    /* qemu's bdrv_get_full_backing_filename(): relative to the referring
-     * image's directory as it was named. */
-    if (name[0] == '/' || dir_len(ref) == 0)
+    /* qemu resolves a backing file name against the referring image's
+     * directory as it was named (bdrv_get_full_backing_filename()), a data
+     * file name against the working directory. */
+    if (data_file || name[0] == '/' || dir_len(c->name[ref]) == 0)
         path = xstrdup(name);
-    else if (asprintf(&path, "%.*s%s", (int)dir_len(ref), ref, name) < 0)
+    else if (asprintf(&path, "%.*s%s", (int)dir_len(c->name[ref]), c->name[ref], name) < 0)
         abort();
     /* Judged by its text first: a name outside every allowed directory is
      * refused without a system call touching it.  A final symbolic link
@@ -344,8 +358,8 @@ bool vmm_chain_follow(struct vmm_chain *c, const char *arg, const char *name)
         refuse(c, arg, "'file' driver requires '%s' to be a regular file", path);
         goto out;
     }
-    for (uint32_t i = 0; i < c->n; i++) {
-        if (c->st_dev[i] == st.st_dev && c->st_ino[i] == st.st_ino) {
+    for (uint32_t i = 0; i < c->n && !data_file; i++) {
+        if (!c->data[i] && c->st_dev[i] == st.st_dev && c->st_ino[i] == st.st_ino) {
             refuse(c, arg, "'%s': the backing chain loops back to '%s'", path, c->name[i]);
             goto out;
         }
@@ -355,6 +369,8 @@ bool vmm_chain_follow(struct vmm_chain *c, const char *arg, const char *name)
     c->dev[c->n].allocated = (uint64_t)st.st_blocks * 512u;
     c->st_dev[c->n] = st.st_dev;
     c->st_ino[c->n] = st.st_ino;
+    c->data[c->n] = data_file;
+    c->depth[c->n] = c->nesting;
     c->name[c->n] = path;
     c->n++;
     path = NULL;

@@ -9,11 +9,15 @@
 #include "abi_vm.h"
 #include "vmm.h"
 
-/* The images of a source's chain, top first: device k of the guest run. */
+/* The files of a source's chain, in the order the guest asked for them:
+ * device k of the guest run.  Device 0 is the top image. */
 struct vmm_chain {
     uint32_t n;                          /* links opened */
     struct vmm_device dev[ABI_MAX_DEVICES];
-    char *name[ABI_MAX_DEVICES];         /* each link's name as qemu prints it */
+    char *name[ABI_MAX_DEVICES];         /* each file's name as qemu prints it */
+    bool data[ABI_MAX_DEVICES];          /* an external data file, not an image */
+    uint32_t depth[ABI_MAX_DEVICES];     /* backing levels above it (0: the top's) */
+    uint32_t nesting;                    /* levels of the file being judged */
     dev_t st_dev[ABI_MAX_DEVICES];       /* identity, for loop detection */
     ino_t st_ino[ABI_MAX_DEVICES];
     char *cwd;                           /* set at the first backing file */
@@ -28,10 +32,11 @@ struct vmm_chain {
  * looked up until a backing file is followed. */
 bool vmm_chain_init(struct vmm_chain *c, const struct vmm_device *top, const char *top_path,
                     char *const *allow, size_t n_allow);
-/* The last link names the backing file `name` (the guest's words, printable
- * ASCII): resolve, judge and open it as the next link.  On refusal prints
- * "Could not open '<arg>': ..." with qemu's nesting and returns false. */
-bool vmm_chain_follow(struct vmm_chain *c, const char *arg, const char *name);
+/* The last image opened names the backing file (or, with `data_file`, the
+ * external data file) `name` (the guest's words, printable ASCII): resolve,
+ * judge and open it as the next device.  On refusal prints "Could not open
+ * '<arg>': ..." with qemu's nesting and returns false. */
+bool vmm_chain_follow(struct vmm_chain *c, const char *arg, const char *name, bool data_file);
 void vmm_chain_free(struct vmm_chain *c);
 
 /* Run fn in a forked child and return its exit status; a child killed by a

@@ -434,6 +434,7 @@ static int report_failure(const struct vmm_measure_args *a, const struct vmm_run
             vmm_error("guest panic in %s: %s", rep->error_operation, rep->error_message);
             return VMM_EXIT_GUEST_FAULT;
         case ABI_ERROR_NEED_BACKING:
+        case ABI_ERROR_NEED_DATA_FILE:
             /* A source run takes this request before printing anything. */
             vmm_error("guest protocol violation: a backing file asked for without a source");
             return VMM_EXIT_GUEST_FAULT;
@@ -712,8 +713,12 @@ static int source_run(void *arg, char *req, size_t req_size)
 
     run_guest(s->a, s->page, s->chain->dev, s->chain->n, &r);
     if (r.outcome == VMM_RUN_OK && r.report.have_error &&
-        r.report.error_status == ABI_ERROR_NEED_BACKING) {
-        snprintf(req, req_size, "%s", r.report.error_message);
+        (r.report.error_status == ABI_ERROR_NEED_BACKING ||
+         r.report.error_status == ABI_ERROR_NEED_DATA_FILE)) {
+        /* 'B' or 'D', then the name. */
+        snprintf(req, req_size, "%c%s",
+                 r.report.error_status == ABI_ERROR_NEED_BACKING ? 'B' : 'D',
+                 r.report.error_message);
         return VMM_EXIT_OK;
     }
     if (r.outcome != VMM_RUN_OK || r.report.have_error)
@@ -776,8 +781,9 @@ static int measure_source(struct vmm_measure_args *a, struct vmm_device *dev)
         rc = vmm_sandboxed_run(source_run, &run, req, sizeof(req));
         if (req[0] == '\0')
             break;
-        vmm_debug("link %u names backing file '%s'", chain.n - 1, req);
-        if (!vmm_chain_follow(&chain, a->filename, req)) {
+        vmm_debug("the guest asks for %s file '%s'", req[0] == 'B' ? "backing" : "data",
+                  req + 1);
+        if (!vmm_chain_follow(&chain, a->filename, req + 1, req[0] == 'D')) {
             rc = VMM_EXIT_ERROR;
             break;
         }

@@ -112,6 +112,10 @@ struct img {
                                     when it cannot be followed (too long, or a
                                     format whose parent instar does not follow) */
     char backing_fmt[IMG_FMT_LEN]; /* the format the image records for it; "" = probe */
+    const char *data_file;       /* an external data file the image needs (qcow2), its
+                                    name as recorded (in the arena), or NULL */
+    struct img_io *data_io;      /* that file, set by the caller after open() and
+                                    before map(); NULL: the image file itself */
     bool supports_bitmaps;       /* qcow2 v3: measure reports a bitmaps figure */
     uint32_t n_bitmaps;          /* persistent bitmaps (qcow2 v3), for "bitmaps size" */
     struct calc_bitmap *bitmaps; /* n_bitmaps entries, in the arena */

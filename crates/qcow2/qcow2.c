@@ -185,14 +185,27 @@ static enum img_err check_references(struct img *img, struct q2 *q)
 {
     uint8_t name[Q2_BACKING_NAME_MAX];
 
-    /* The data file is another host file (security.md T7): never opened.
-     * Without its name qemu has nothing to open either. */
+    /* The data file is another host file (security.md T7): the caller
+     * asks the host for it, which judges the name by its path policy.
+     * Without a name qemu has nothing to open. */
     if ((q->incompat & Q2_INCOMPAT_DATA_FILE) && !q->data_file_ext)
         return img_fail(img, IMG_ERR_OPEN, "'data-file' is required for this image");
-    if (q->incompat & Q2_INCOMPAT_DATA_FILE)
-        return img_fail(img, IMG_ERR_UNSUPPORTED, "external data files are not supported yet");
+    if (q->incompat & Q2_INCOMPAT_DATA_FILE) {
+        char *df = img_alloc(img->arena, (uint64_t)q->data_file_len + 1);
+        uint32_t n = 0;
+
+        if (df == NULL)
+            return img_fail(img, IMG_ERR_NOMEM, "out of memory");
+        while (n < q->data_file_len && q->data_file_name[n] != '\0') {
+            df[n] = (char)q->data_file_name[n];
+            n++;
+        }
+        df[n] = '\0';
+        img->data_file = df;
+        q->data_file = true;
+    }
     /* The raw-data autoclear bit needs the data file bit. */
-    if (q->autoclear & Q2_AUTOCLEAR_DATA_FILE_RAW)
+    if ((q->autoclear & Q2_AUTOCLEAR_DATA_FILE_RAW) && !(q->incompat & Q2_INCOMPAT_DATA_FILE))
         return img_fail(img, IMG_ERR_OPEN, "data-file-raw requires a data file");
     /* The AES key is the passphrase itself (qcrypto_block_qcow_open). */
     if (q->crypt_method == Q2_CRYPT_AES && img->opts.key_secret == NULL)

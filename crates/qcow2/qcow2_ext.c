@@ -154,9 +154,13 @@ static enum img_err scan(struct img *img, struct q2 *q, const uint8_t *area,
             err = ext_bitmaps(img, q, s, p, len);
             break;
         case Q2_EXT_DATA_FILE:
-            /* The name is never used: the data file is refused. */
-            if (s->full)
+            /* The name is judged by the host's path policy; the area
+             * stays in the arena while the image is open. */
+            if (s->full) {
                 q->data_file_ext = true;
+                q->data_file_name = p;
+                q->data_file_len = len;
+            }
             break;
         default:
             /* Unknown extensions: nothing to check. */

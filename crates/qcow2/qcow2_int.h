@@ -70,6 +70,9 @@ struct q2 {
     bool crypto_ext;            /* a valid full disk encryption header pointer */
     char backing_fmt[Q2_BACKING_FORMAT_MAX]; /* backing format extension, or "" */
     bool data_file_ext;         /* an external data file name extension */
+    bool data_file;             /* the image keeps its clusters in one */
+    const uint8_t *data_file_name; /* its bytes (in the extension area) */
+    uint32_t data_file_len;
     uint32_t nb_bitmaps;        /* from a consistent bitmaps extension */
     uint64_t bm_dir_offset;
     uint64_t bm_dir_size;

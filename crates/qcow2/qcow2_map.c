@@ -16,7 +16,8 @@
  * zero flags in version 2, contradictory subcluster bitmaps) fail the walk
  * with its message.  When the metadata-preallocation heuristic fires
  * (qemu-img-measure.md 9.1), data with a host offset is checked against the
- * host file's holes, which read as zero, as do offsets past its end.
+ * host file's holes (the external data file's, when the image has one),
+ * which read as zero, as do offsets past its end.
  */
 #include "qcow2_int.h"
 #include "rt.h"
@@ -328,17 +329,19 @@ static enum img_err batch_load(struct img *img, struct q2 *q, uint64_t l1i)
 static void host_status(struct img *img, struct q2 *q, uint64_t h, uint64_t len,
                         enum img_status *st, uint64_t *n)
 {
+    /* The clusters live in the external data file when there is one. */
+    const struct img_io *io = img->data_io != NULL ? img->data_io : img->io;
     struct abi_extent *e = &q->hext;
     uint64_t avail;
 
     *st = IMG_DATA;
     *n = len;
-    if (h >= img->io->size) {
+    if (h >= io->size) {
         *st = IMG_ZERO;
         return;
     }
     if (!q->hext_valid || h < e->offset || h - e->offset >= e->length) {
-        int32_t rc = img->io->extent(img->io->ctx, h, e);
+        int32_t rc = io->extent(io->ctx, h, e);
 
         /* qemu ignores errors of this query: the data stays data. */
         if (rc < 0 || (rc > 0 && (e->offset > h || e->length == 0))) {
@@ -439,6 +442,9 @@ static enum img_err walk_table(struct img *img, struct q2 *q, const uint8_t *tbl
         const uint8_t *p = tbl + idx * esize;
         uint64_t e = img_be64(p);
         uint64_t host = e & Q2_L2E_OFFSET_MASK;
+        /* Offset 0 is a cluster of an external data file when the entry
+         * is marked COPIED (qemu's qcow2_get_cluster_type()). */
+        bool hosted = host != 0 || (q->data_file && (e & Q2_OFLAG_COPIED));
         uint64_t left = stop - r->len;
         uint64_t n = csize - in < left ? csize - in : left;
 
@@ -480,7 +486,7 @@ static enum img_err walk_table(struct img *img, struct q2 *q, const uint8_t *tbl
             if (zero) {
                 if (!run_add(r, IMG_ZERO, n))
                     break;
-            } else if (host == 0) {
+            } else if (!hosted) {
                 if (!run_add(r, IMG_UNALLOC, n))
                     break;
             } else if (!run_data(img, q, r, true, host + in, n)) {
@@ -498,7 +504,7 @@ static enum img_err walk_table(struct img *img, struct q2 *q, const uint8_t *tbl
 
             /* A subcluster cannot be both allocated and zero; without an
              * offset none can be allocated. */
-            if ((host != 0 && (zmask & amask)) || (host == 0 && amask != 0))
+            if ((hosted && (zmask & amask)) || (!hosted && amask != 0))
                 return q2_corrupt(img, q, "Invalid cluster entry found  (L2 offset: %s, L2 "
                                   "index: %s)", q2_hex(a, l2off), q2_hex(b, idx));
             if (host & (csize - 1))

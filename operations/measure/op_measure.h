@@ -12,14 +12,21 @@
 /* Images in a backing chain the guest follows: every device. */
 #define OP_MAX_LINKS ABI_MAX_DEVICES
 
-/* One image of the chain, on device `dev` (op_source.c). */
-struct op_link {
+/* One device read as a file (op_source.c). */
+struct op_file {
     const struct abi_call_table *ct;
     uint32_t dev;
     uint64_t window_offset;      /* raw offset= into the device (the top only) */
     uint64_t dev_size;           /* the device's size: a window may reach past
                                     it into the last sector, read as zeros */
     struct img_io io;
+};
+
+/* One image of the chain: its file, its external data file if it has
+ * one, and the driver's state. */
+struct op_link {
+    struct op_file file;
+    struct op_file data;
     struct img img;
     uint64_t run_off;            /* the last run the driver described */
     uint64_t run_len;
@@ -32,6 +39,8 @@ struct op_source {
     const struct abi_call_table *ct;
     struct img_arena arena;      /* shared by every link's driver */
     uint32_t links;              /* opened links */
+    uint32_t devices;            /* devices the host gave */
+    uint32_t next_dev;           /* the next device to hand out */
     struct op_link link[OP_MAX_LINKS];
     char snapshot[ABI_MEASURE_SNAPSHOT_MAX];
     char snapshot_name[ABI_MEASURE_SNAPSHOT_MAX];

@@ -12,11 +12,11 @@
 #include "rt.h"
 #include "rt_fmt.h"
 
-/* Link `dev` of the chain: device `dev`, or for the top the window of it
- * raw's offset=/size= options select. */
+/* A device, or for the top image the window of it raw's offset=/size=
+ * options select. */
 static int64_t io_read(void *ctx, uint64_t off, uint64_t len, void *buf)
 {
-    const struct op_link *l = ctx;
+    const struct op_file *l = ctx;
     uint64_t pos = l->window_offset + off, n;
     int64_t got;
 
@@ -34,7 +34,7 @@ static int64_t io_read(void *ctx, uint64_t off, uint64_t len, void *buf)
 
 static int32_t io_extent(void *ctx, uint64_t off, struct abi_extent *out)
 {
-    const struct op_link *l = ctx;
+    const struct op_file *l = ctx;
     int32_t rc;
 
     if (off >= l->io.size)
@@ -95,8 +95,8 @@ static void fail(struct op_source *src, enum img_err err, bool opening)
  * last byte: it reads as zeros there. */
 static bool apply_window(struct op_source *src, const struct abi_measure_ext *ext)
 {
-    struct op_link *top = &src->link[0];
-    struct img *img = &top->img;
+    struct op_file *top = &src->link[0].file;
+    struct img *img = &src->link[0].img;
     uint64_t file = top->io.size;
     uint64_t real = file > UINT64_MAX - 511 ? file : (file + 511) & ~(uint64_t)511;
     uint64_t off = ext->window_offset;
@@ -123,22 +123,74 @@ static bool apply_window(struct op_source *src, const struct abi_measure_ext *ex
     return false;
 }
 
-/* Set up link `k` on device `k`: its I/O over the device, the shared arena. */
-static void link_init(struct op_source *src, uint32_t k)
+/* Serve device `dev` as a file. */
+static void file_init(struct op_source *src, struct op_file *f, uint32_t dev)
+{
+    memset(f, 0, sizeof(*f));
+    f->ct = src->ct;
+    f->dev = dev;
+    f->io.ctx = f;
+    f->io.size = src->ct->device_size(dev);
+    f->dev_size = f->io.size;
+    f->io.allocated = src->ct->device_allocated(dev);
+    f->io.read = io_read;
+    f->io.extent = io_extent;
+}
+
+/* The next device, or false when the host has not given it yet: then ask
+ * for it with `code` (the name must be printable ASCII for the host). */
+static bool take_device(struct op_source *src, uint32_t k, uint32_t code, const char *name,
+                        uint32_t *dev)
+{
+    struct img *img = &src->link[k].img;
+
+    if (src->next_dev < src->devices) {
+        *dev = src->next_dev++;
+        return true;
+    }
+    for (const char *p = name; *p != '\0'; p++) {
+        if (*p < 0x20 || *p > 0x7E) {
+            rt_format(img->err, sizeof(img->err), "%s file names with bytes outside printable "
+                      "ASCII are not supported",
+                      code == ABI_ERROR_NEED_DATA_FILE ? "data" : "backing");
+            fail_link(src, k, IMG_ERR_UNSUPPORTED, true);
+            return false;
+        }
+    }
+    src->ct->send_error(code, "measure", name);
+    return false;
+}
+
+/* Set up link `k` on device `dev`: its I/O over the device, the shared arena. */
+static void link_init(struct op_source *src, uint32_t k, uint32_t dev)
 {
     struct op_link *l = &src->link[k];
 
     memset(l, 0, sizeof(*l));
-    l->ct = src->ct;
-    l->dev = k;
-    l->io.ctx = l;
-    l->io.size = src->ct->device_size(k);
-    l->dev_size = l->io.size;
-    l->io.allocated = src->ct->device_allocated(k);
-    l->io.read = io_read;
-    l->io.extent = io_extent;
-    l->img.io = &l->io;
+    file_init(src, &l->file, dev);
+    l->img.io = &l->file.io;
     l->img.arena = &src->arena;
+}
+
+/* After link `k` opened: its external data file, from the next device. */
+static bool open_data_file(struct op_source *src, uint32_t k)
+{
+    struct op_link *l = &src->link[k];
+    uint32_t dev = 0;
+
+    if (l->img.data_file == NULL)
+        return true;
+    if (rt_strnlen(l->img.data_file, IMG_NAME_MAX + 1) > IMG_NAME_MAX) {
+        rt_format(l->img.err, sizeof(l->img.err),
+                  "data file names longer than %u bytes are not supported", IMG_NAME_MAX);
+        fail_link(src, k, IMG_ERR_UNSUPPORTED, true);
+        return false;
+    }
+    if (!take_device(src, k, ABI_ERROR_NEED_DATA_FILE, l->img.data_file, &dev))
+        return false;
+    file_init(src, &l->data, dev);
+    l->img.data_io = &l->data.io;
+    return true;
 }
 
 /* Probe link `k`'s format from its first bytes (qemu's bdrv_probe_all). */
@@ -234,6 +286,8 @@ static bool open_top(struct op_source *src, const struct abi_measure_ext *ext)
         fail(src, err, true);
         return false;
     }
+    if (!open_data_file(src, 0))
+        return false;
     /* A backing file named by options: opened after the format, before
      * leftover options are refused. */
     if (ext->source_flags & ABI_MEASURE_SRC_BACKING_NAMED) {
@@ -305,7 +359,7 @@ static bool open_backing(struct op_source *src, uint32_t k)
         fail_link(src, k, err, true);
         return false;
     }
-    return link_opened(src, k);
+    return open_data_file(src, k) && link_opened(src, k);
 }
 
 bool op_source_open(const struct abi_call_table *ct, const struct abi_measure_ext *ext,
@@ -313,26 +367,28 @@ bool op_source_open(const struct abi_call_table *ct, const struct abi_measure_ex
 {
     uint64_t scratch_len = 0;
     void *scratch = ct->get_scratch(&scratch_len);
-    uint32_t devices = ct->device_count();
     uint32_t k;
 
     memset(src, 0, sizeof(*src));
     src->ct = ct;
+    src->devices = ct->device_count();
     /* The call table hands over zero-filled scratch memory; every link's
      * driver allocates from it. */
     img_arena_init(&src->arena, scratch, scratch != NULL ? scratch_len : 0, true);
-    if (devices < 1 || devices > OP_MAX_LINKS) {
+    if (src->devices < 1 || src->devices > OP_MAX_LINKS) {
         ct->send_error(ABI_ERROR_PANIC, "measure", "no source device");
         return false;
     }
-    link_init(src, 0);
+    link_init(src, 0, src->next_dev++);
     if (!open_top(src, ext))
         return false;
-    /* Down the backing chain: device k is the file link k - 1 names, as the
-     * host resolved it under its path policy.  When the host has not
-     * given it yet, ask for it: the host decides and runs the guest again. */
+    /* Down the backing chain: each backing file (and data file) on the
+     * next device, as the host resolved it under its path policy.  When
+     * the host has not given it yet, ask for it: the host decides and runs
+     * the guest again. */
     for (k = 1; src->link[k - 1].img.has_backing; k++) {
         struct img *prev = &src->link[k - 1].img;
+        uint32_t dev = 0;
 
         if (prev->backing == NULL) {
             rt_format(prev->err, sizeof(prev->err), "%s",
@@ -342,21 +398,13 @@ bool op_source_open(const struct abi_call_table *ct, const struct abi_measure_ex
             fail_link(src, k - 1, IMG_ERR_UNSUPPORTED, true);
             return false;
         }
-        if (k >= devices) {
-            /* The host takes printable ASCII only. */
-            for (const char *p = prev->backing; *p != '\0'; p++) {
-                if (*p < 0x20 || *p > 0x7E) {
-                    rt_format(prev->err, sizeof(prev->err), "%s",
-                              "backing file names with bytes outside printable ASCII are "
-                              "not supported");
-                    fail_link(src, k - 1, IMG_ERR_UNSUPPORTED, true);
-                    return false;
-                }
-            }
-            ct->send_error(ABI_ERROR_NEED_BACKING, "measure", prev->backing);
+        if (k >= OP_MAX_LINKS || !take_device(src, k - 1, ABI_ERROR_NEED_BACKING,
+                                               prev->backing, &dev)) {
+            if (k >= OP_MAX_LINKS)
+                ct->send_error(ABI_ERROR_NEED_BACKING, "measure", prev->backing);
             return false;
         }
-        link_init(src, k);
+        link_init(src, k, dev);
         if (!open_backing(src, k))
             return false;
     }

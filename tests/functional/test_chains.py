@@ -10,7 +10,10 @@ written with qemu-io:
   - chains of 3 with mixed formats, and a chain of 16 images;
   - a missing link (top and middle), a corrupt link, names relative to the
     referring image from another working directory, backing=null, and
-    -o backing_file on the target.
+    -o backing_file on the target;
+  - qcow2 external data files (plain, data_file_raw, extended L2), a data
+    file under an overlay, missing data files (the image's and a backing
+    file's), an absolute data file name outside the policy and allowed.
 And the cases qemu-img handles but instar refuses by policy, each with one
 clear line and exit status 1: a loop (a -> b -> a; qemu-img hangs), a chain
 of 17 images, names outside the allowed directories (absolute, ../, a
@@ -174,6 +177,53 @@ def chains(c, d):
     c.refused("self loop", [j("self.qcow2")], r"backing chain loops back to")
 
 
+def data_files(c, d):
+    """qcow2 external data files: qemu resolves their names against the
+    working directory, so the tests run in the image's directory."""
+    sub = os.path.join(d, "data")
+    os.mkdir(sub)
+    runs = [("plain", ""), ("raw", ",data_file_raw=on"), ("extl2", ",extended_l2=on"),
+            ("raw-extl2", ",data_file_raw=on,extended_l2=on")]
+    for name, opts in runs:
+        img = f"{name}.qcow2"
+        sh(["qemu-img", "create", "-q", "-f", "qcow2", "-o", f"data_file={name}.dat{opts}", img,
+            "64M"], cwd=sub)
+        for off, length in [(0, "1M"), ("10M", "64k"), ("33M", "8k")]:
+            sh(["qemu-io", "-f", "qcow2", "-c", f"write -P 5 {off} {length}", img], cwd=sub)
+        for tg in TARGETS:
+            c.same(f"data file {name}", tg + [img], cwd=sub)
+    # A backing file with a data file, under an overlay.
+    create(os.path.join(sub, "over.qcow2"), "qcow2", 64 * MiB, "plain.qcow2", "qcow2")
+    sh(["qemu-io", "-f", "qcow2", "-c", "write -P 6 20M 1M", "over.qcow2"], cwd=sub)
+    c.same("overlay over a data-file image", ["-O", "qcow2", "over.qcow2"], cwd=sub)
+    # Missing: the image's and the backing file's.
+    sh(["qemu-img", "create", "-q", "-f", "qcow2", "-o", "data_file=gone.dat", "gone.qcow2",
+        "8M"], cwd=sub)
+    os.unlink(os.path.join(sub, "gone.dat"))
+    c.same("missing data file", ["-O", "qcow2", "gone.qcow2"], cwd=sub)
+    create(os.path.join(sub, "over-gone.qcow2"), "qcow2", 8 * MiB, "gone.qcow2", "qcow2")
+    c.same("missing data file of a backing file", ["-O", "qcow2", "over-gone.qcow2"], cwd=sub)
+    # Named from elsewhere: qemu looks in the working directory, instar's
+    # policy refuses the place.
+    c.refused("data file outside the policy", ["-O", "qcow2", "data/plain.qcow2"],
+              r"outside the directories instar may open", cwd=d)
+    # An absolute name in another directory, allowed with --allow-path.
+    other = os.path.join(d, "data-other")
+    os.mkdir(other)
+    sh(["qemu-img", "create", "-q", "-f", "qcow2", "-o",
+        f"data_file={os.path.join(other, 'x.dat')}", "abs.qcow2", "8M"], cwd=sub)
+    sh(["qemu-io", "-f", "qcow2", "-c", "write -P 1 0 64k", "abs.qcow2"], cwd=sub)
+    c.refused("absolute data file outside", ["abs.qcow2"],
+              r"outside the directories instar may open", cwd=sub)
+    allowed = run([os.path.abspath(c.instar), "measure", "--allow-path", other, "abs.qcow2"],
+                  cwd=sub)[0]
+    want = run(["qemu-img", "measure", "abs.qcow2"], cwd=sub)[0]
+    c.checks += 1
+    if (allowed.returncode, allowed.stdout) != (0, want.stdout):
+        c.problems.append(f"absolute data file with --allow-path: {allowed.returncode} "
+                          f"{allowed.stdout!r} {allowed.stderr!r} != {want.stdout!r}")
+
+
 def policy(c, d):
     """Names outside the allowed directories: refused, unless allowed."""
     img = os.path.join(d, "img")
@@ -263,6 +313,7 @@ def main():
     try:
         made = pairs(c, d)
         chains(c, d)
+        data_files(c, d)
         img, other = policy(c, d)
         traced(c, d, img, other)
     finally:
