@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -192,29 +193,17 @@ struct source_file {
     uint32_t n_ext;
 };
 
-static void make_source(struct source_file *f)
+/* Load the file at f->path into memory with the data/hole map the host
+ * would serve (SEEK_DATA/SEEK_HOLE). */
+static void load_source(struct source_file *f)
 {
-    static const uint64_t writes[][2] = {{0, 4096}, {1052672, 8192}, {(64 << 20) - 4096, 8192},
-                                         {100 << 20, 1 << 20}};
-    int fd;
+    int fd = open(f->path, O_RDONLY);
     off_t off = 0;
 
-    snprintf(f->path, sizeof(f->path), "/tmp/instar-opsrc-XXXXXX");
-    fd = mkstemp(f->path);
     assert_true(fd >= 0);
-    f->size = (128 << 20) + 1000; /* not a multiple of 512 */
-    assert_int_equal(ftruncate(fd, (off_t)f->size), 0);
-    for (size_t i = 0; i < sizeof(writes) / sizeof(writes[0]); i++) {
-        static uint8_t buf[1 << 20];
-
-        memset(buf, 0xA5, sizeof(buf));
-        assert_int_equal(pwrite(fd, buf, writes[i][1], (off_t)writes[i][0]),
-                         (ssize_t)writes[i][1]);
-    }
-    fsync(fd);
-    f->data = calloc(1, f->size);
+    f->size = (uint64_t)lseek(fd, 0, SEEK_END);
+    f->data = calloc(1, f->size + 1);
     assert_int_equal(pread(fd, f->data, f->size, 0), (ssize_t)f->size);
-    /* The host's map: SEEK_DATA/SEEK_HOLE. */
     f->n_ext = 0;
     while ((uint64_t)off < f->size && f->n_ext < 64) {
         off_t data = lseek(fd, off, SEEK_DATA);
@@ -234,6 +223,29 @@ static void make_source(struct source_file *f)
         off = hole;
     }
     close(fd);
+}
+
+static void make_source(struct source_file *f)
+{
+    static const uint64_t writes[][2] = {{0, 4096}, {1052672, 8192}, {(64 << 20) - 4096, 8192},
+                                         {100 << 20, 1 << 20}};
+    int fd;
+
+    snprintf(f->path, sizeof(f->path), "/tmp/instar-opsrc-XXXXXX");
+    fd = mkstemp(f->path);
+    assert_true(fd >= 0);
+    f->size = (128 << 20) + 1000; /* not a multiple of 512 */
+    assert_int_equal(ftruncate(fd, (off_t)f->size), 0);
+    for (size_t i = 0; i < sizeof(writes) / sizeof(writes[0]); i++) {
+        static uint8_t buf[1 << 20];
+
+        memset(buf, 0xA5, sizeof(buf));
+        assert_int_equal(pwrite(fd, buf, writes[i][1], (off_t)writes[i][0]),
+                         (ssize_t)writes[i][1]);
+    }
+    fsync(fd);
+    close(fd);
+    load_source(f);
 }
 
 static uint64_t run_source(struct mock_state *m, const struct source_file *f,
@@ -323,6 +335,81 @@ static void source_options_are_applied(void **state)
     free(f.data);
 }
 
+/* Run the operation over the files `f[0..n)` as devices 0..n-1. */
+static uint64_t run_chain(struct mock_state *m, const struct source_file *f, uint32_t n,
+                          const struct abi_measure_config *c)
+{
+    uint8_t page[ABI_OPERATION_CONFIG_SIZE] = {0};
+
+    memcpy(page, c, sizeof(*c));
+    mock_init(m, 64 << 20);
+    mock_set_config(m, page, sizeof(page));
+    for (uint32_t i = 0; i < n; i++) {
+        struct mock_device d = {.data = f[i].data, .size = f[i].size,
+                                .allocated = f[i].size, .extents = f[i].ext,
+                                .n_extents = f[i].n_ext};
+
+        mock_add_device(m, &d);
+    }
+    return op_entry(mock_table(m));
+}
+
+static void sh(const char *fmt, ...)
+{
+    char cmd[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* The guest asks for each file of a chain in turn (the top's data file,
+ * its backing file), and with all of them measures as qemu-img does. */
+static void chain_requests_then_measures(void **state)
+{
+    char dir[] = "/tmp/instar-opchain-XXXXXX";
+    struct source_file f[3];
+    struct mock_state m;
+    struct abi_measure_config c = size_config(ABI_FMT_QCOW2, 0);
+    char args[256];
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    c.flags = ABI_MEASURE_FLAG_COMPAT_V3;
+    sh("qemu-img create -q -f qcow2 %s/base.qcow2 32M && "
+       "qemu-io -c 'write -P 1 0 1M' -c 'write -P 2 8M 64k' %s/base.qcow2 >/dev/null && "
+       "qemu-img create -q -f qcow2 -o data_file=%s/top.dat -b base.qcow2 -F qcow2 "
+       "%s/top.qcow2 48M && "
+       "qemu-io -c 'write -P 3 8M 128k' -c 'write -P 4 40M 64k' %s/top.qcow2 >/dev/null",
+       dir, dir, dir, dir, dir);
+    snprintf(f[0].path, sizeof(f[0].path), "%s/top.qcow2", dir);
+    snprintf(f[1].path, sizeof(f[1].path), "%s/top.dat", dir);
+    snprintf(f[2].path, sizeof(f[2].path), "%s/base.qcow2", dir);
+    for (int i = 0; i < 3; i++)
+        load_source(&f[i]);
+    /* One device: the data file is asked for, by its recorded name. */
+    assert_int_equal(run_chain(&m, f, 1, &c), 1);
+    assert_int_equal(m.first_error_code, ABI_ERROR_NEED_DATA_FILE);
+    assert_string_equal(m.first_error, f[1].path);
+    assert_int_equal(m.n_measure, 0);
+    mock_fini(&m);
+    /* Two: the backing file, as recorded (relative). */
+    assert_int_equal(run_chain(&m, f, 2, &c), 1);
+    assert_int_equal(m.first_error_code, ABI_ERROR_NEED_BACKING);
+    assert_string_equal(m.first_error, "base.qcow2");
+    mock_fini(&m);
+    /* All three: qemu-img's numbers through the chain. */
+    assert_int_equal(run_chain(&m, f, 3, &c), 0);
+    snprintf(args, sizeof(args), "-O qcow2 %s", f[0].path);
+    assert_result_is_qemus(&m, args);
+    mock_fini(&m);
+    sh("rm -rf %s", dir);
+    for (int i = 0; i < 3; i++)
+        free(f[i].data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -336,6 +423,7 @@ int main(void)
         cmocka_unit_test(foreign_call_table_is_not_used),
         cmocka_unit_test(raw_source_matches_qemu),
         cmocka_unit_test(source_options_are_applied),
+        cmocka_unit_test(chain_requests_then_measures),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
