@@ -47,7 +47,10 @@
 /* Likewise for the external data file <message> of the last image opened
  * (qcow2); qemu resolves its name against the working directory. */
 #define ABI_ERROR_NEED_DATA_FILE 10u
-#define ABI_ERROR_LAST ABI_ERROR_NEED_DATA_FILE
+/* Likewise for an extent file a vmdk descriptor names; qemu resolves it
+ * against the descriptor's directory. */
+#define ABI_ERROR_NEED_EXTENT 11u
+#define ABI_ERROR_LAST ABI_ERROR_NEED_EXTENT
 
 /* Longest string the host accepts in a message field. */
 #define ABI_MAX_STRING 512u

@@ -266,11 +266,13 @@ static char *link_target(struct vmm_chain *c, size_t i, const char *rel, const c
     return NULL;
 }
 
-bool vmm_chain_follow(struct vmm_chain *c, const char *arg, const char *name, bool data_file)
+bool vmm_chain_follow(struct vmm_chain *c, const char *arg, const char *name,
+                      enum vmm_link_kind kind)
 {
     static const char policy[] = "is outside the directories instar may open (the image's "
                                  "directory and each --allow-path DIR); add --allow-path to "
                                  "allow it";
+    static const char *const what[] = {"backing file", "data file", "extent file"};
     uint32_t ref = c->n - 1;
     uint32_t images = 0;
     char *path = NULL;
@@ -280,16 +282,15 @@ bool vmm_chain_follow(struct vmm_chain *c, const char *arg, const char *name, bo
     bool ok = false;
 
     /* The image that names the file: the last one opened. */
-    while (ref > 0 && c->data[ref])
+    while (ref > 0 && c->kind[ref] != VMM_LINK_IMAGE)
         ref--;
     for (uint32_t i = 0; i < c->n; i++)
-        images += !c->data[i];
-    /* A backing file's errors nest one level below its image; a data
-     * file's belong to its image. */
-    c->nesting = c->depth[ref] + (data_file ? 0 : 1);
+        images += c->kind[i] == VMM_LINK_IMAGE;
+    /* A backing file's errors nest one level below its image; a data or
+     * extent file's belong to its image. */
+    c->nesting = c->depth[ref] + (kind == VMM_LINK_IMAGE ? 1 : 0);
     if (strncmp(name, "json:", 5) == 0) {
-        refuse(c, arg, "'%s': instar does not follow json: %s names", name,
-               data_file ? "data file" : "backing file");
+        refuse(c, arg, "'%s': instar does not follow json: %s names", name, what[kind]);
         return false;
     }
     if (has_protocol(name)) {
@@ -297,7 +298,7 @@ bool vmm_chain_follow(struct vmm_chain *c, const char *arg, const char *name, bo
         return false;
     }
     if (c->n >= ABI_MAX_DEVICES) {
-        if (images == c->n && !data_file)
+        if (images == c->n && kind == VMM_LINK_IMAGE)
             refuse(c, arg, "'%s': the backing chain is longer than %u images", name,
                    ABI_MAX_DEVICES);
         else
@@ -308,10 +309,11 @@ bool vmm_chain_follow(struct vmm_chain *c, const char *arg, const char *name, bo
         refuse(c, arg, "cannot tell the current directory: %s", strerror(errno));
         return false;
     }
-    /* qemu resolves a backing file name against the referring image's
-     * directory as it was named (bdrv_get_full_backing_filename()), a data
-     * file name against the working directory. */
-    if (data_file || name[0] == '/' || dir_len(c->name[ref]) == 0)
+    /* qemu resolves backing and extent file names against the referring
+     * image's directory as it was named (bdrv_get_full_backing_filename(),
+     * vmdk_parse_extents()), a data file name against the working
+     * directory. */
+    if (kind == VMM_LINK_DATA || name[0] == '/' || dir_len(c->name[ref]) == 0)
         path = xstrdup(name);
     else if (asprintf(&path, "%.*s%s", (int)dir_len(c->name[ref]), c->name[ref], name) < 0)
         abort();
@@ -358,8 +360,9 @@ bool vmm_chain_follow(struct vmm_chain *c, const char *arg, const char *name, bo
         refuse(c, arg, "'file' driver requires '%s' to be a regular file", path);
         goto out;
     }
-    for (uint32_t i = 0; i < c->n && !data_file; i++) {
-        if (!c->data[i] && c->st_dev[i] == st.st_dev && c->st_ino[i] == st.st_ino) {
+    for (uint32_t i = 0; i < c->n && kind == VMM_LINK_IMAGE; i++) {
+        if (c->kind[i] == VMM_LINK_IMAGE && c->st_dev[i] == st.st_dev &&
+            c->st_ino[i] == st.st_ino) {
             refuse(c, arg, "'%s': the backing chain loops back to '%s'", path, c->name[i]);
             goto out;
         }
@@ -369,7 +372,7 @@ bool vmm_chain_follow(struct vmm_chain *c, const char *arg, const char *name, bo
     c->dev[c->n].allocated = (uint64_t)st.st_blocks * 512u;
     c->st_dev[c->n] = st.st_dev;
     c->st_ino[c->n] = st.st_ino;
-    c->data[c->n] = data_file;
+    c->kind[c->n] = kind;
     c->depth[c->n] = c->nesting;
     c->name[c->n] = path;
     c->n++;

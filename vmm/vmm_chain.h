@@ -9,13 +9,20 @@
 #include "abi_vm.h"
 #include "vmm.h"
 
+/* What a file of the chain is to the image that names it. */
+enum vmm_link_kind {
+    VMM_LINK_IMAGE,   /* the top image, or a backing file */
+    VMM_LINK_DATA,    /* a qcow2 external data file */
+    VMM_LINK_EXTENT,  /* a vmdk extent file */
+};
+
 /* The files of a source's chain, in the order the guest asked for them:
  * device k of the guest run.  Device 0 is the top image. */
 struct vmm_chain {
     uint32_t n;                          /* links opened */
     struct vmm_device dev[ABI_MAX_DEVICES];
     char *name[ABI_MAX_DEVICES];         /* each file's name as qemu prints it */
-    bool data[ABI_MAX_DEVICES];          /* an external data file, not an image */
+    enum vmm_link_kind kind[ABI_MAX_DEVICES];
     uint32_t depth[ABI_MAX_DEVICES];     /* backing levels above it (0: the top's) */
     uint32_t nesting;                    /* levels of the file being judged */
     dev_t st_dev[ABI_MAX_DEVICES];       /* identity, for loop detection */
@@ -32,11 +39,12 @@ struct vmm_chain {
  * looked up until a backing file is followed. */
 bool vmm_chain_init(struct vmm_chain *c, const struct vmm_device *top, const char *top_path,
                     char *const *allow, size_t n_allow);
-/* The last image opened names the backing file (or, with `data_file`, the
- * external data file) `name` (the guest's words, printable ASCII): resolve,
- * judge and open it as the next device.  On refusal prints "Could not open
- * '<arg>': ..." with qemu's nesting and returns false. */
-bool vmm_chain_follow(struct vmm_chain *c, const char *arg, const char *name, bool data_file);
+/* The last image opened names the file `name` (the guest's words, printable
+ * ASCII) as its backing file (`kind` VMM_LINK_IMAGE), data file or extent
+ * file: resolve, judge and open it as the next device.  On refusal prints
+ * "Could not open '<arg>': ..." with qemu's nesting and returns false. */
+bool vmm_chain_follow(struct vmm_chain *c, const char *arg, const char *name,
+                      enum vmm_link_kind kind);
 void vmm_chain_free(struct vmm_chain *c);
 
 /* Run fn in a forked child and return its exit status; a child killed by a

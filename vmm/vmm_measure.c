@@ -435,6 +435,7 @@ static int report_failure(const struct vmm_measure_args *a, const struct vmm_run
             return VMM_EXIT_GUEST_FAULT;
         case ABI_ERROR_NEED_BACKING:
         case ABI_ERROR_NEED_DATA_FILE:
+        case ABI_ERROR_NEED_EXTENT:
             /* A source run takes this request before printing anything. */
             vmm_error("guest protocol violation: a backing file asked for without a source");
             return VMM_EXIT_GUEST_FAULT;
@@ -714,10 +715,13 @@ static int source_run(void *arg, char *req, size_t req_size)
     run_guest(s->a, s->page, s->chain->dev, s->chain->n, &r);
     if (r.outcome == VMM_RUN_OK && r.report.have_error &&
         (r.report.error_status == ABI_ERROR_NEED_BACKING ||
-         r.report.error_status == ABI_ERROR_NEED_DATA_FILE)) {
-        /* 'B' or 'D', then the name. */
+         r.report.error_status == ABI_ERROR_NEED_DATA_FILE ||
+         r.report.error_status == ABI_ERROR_NEED_EXTENT)) {
+        /* 'B', 'D' or 'E', then the name. */
         snprintf(req, req_size, "%c%s",
-                 r.report.error_status == ABI_ERROR_NEED_BACKING ? 'B' : 'D',
+                 r.report.error_status == ABI_ERROR_NEED_BACKING     ? 'B'
+                 : r.report.error_status == ABI_ERROR_NEED_DATA_FILE ? 'D'
+                                                                     : 'E',
                  r.report.error_message);
         return VMM_EXIT_OK;
     }
@@ -781,9 +785,11 @@ static int measure_source(struct vmm_measure_args *a, struct vmm_device *dev)
         rc = vmm_sandboxed_run(source_run, &run, req, sizeof(req));
         if (req[0] == '\0')
             break;
-        vmm_debug("the guest asks for %s file '%s'", req[0] == 'B' ? "backing" : "data",
-                  req + 1);
-        if (!vmm_chain_follow(&chain, a->filename, req + 1, req[0] == 'D')) {
+        vmm_debug("the guest asks for file '%s' (%c)", req + 1, req[0]);
+        if (!vmm_chain_follow(&chain, a->filename, req + 1,
+                              req[0] == 'B'   ? VMM_LINK_IMAGE
+                              : req[0] == 'D' ? VMM_LINK_DATA
+                                              : VMM_LINK_EXTENT)) {
             rc = VMM_EXIT_ERROR;
             break;
         }

@@ -86,6 +86,8 @@ struct img_map {
 #define IMG_FMT_LEN 16u  /* qemu's bs->backing_format buffer */
 /* Longest backing file name followed: the host's message string limit. */
 #define IMG_NAME_MAX 511u
+/* Most extent files one image may name. */
+#define IMG_MAX_FILES 64u
 
 struct img_driver;
 
@@ -116,6 +118,9 @@ struct img {
                                     name as recorded (in the arena), or NULL */
     struct img_io *data_io;      /* that file, set by the caller after open() and
                                     before map(); NULL: the image file itself */
+    uint32_t n_files;            /* extent files a descriptor names (vmdk), in order */
+    const char **file_names;     /* their names as recorded (in the arena) */
+    struct img_io **file_io;     /* set by the caller before open_files() */
     bool supports_bitmaps;       /* qcow2 v3: measure reports a bitmaps figure */
     uint32_t n_bitmaps;          /* persistent bitmaps (qcow2 v3), for "bitmaps size" */
     struct calc_bitmap *bitmaps; /* n_bitmaps entries, in the arena */
@@ -134,6 +139,9 @@ struct img_driver {
      * (len <= IMG_PROBE_LEN); NULL never matches. */
     int (*probe)(const uint8_t *buf, size_t len);
     enum img_err (*open)(struct img *img);
+    /* When open() named extent files (n_files > 0): open them, once the
+     * caller has set file_io[]; sets the virtual size.  NULL otherwise. */
+    enum img_err (*open_files)(struct img *img);
     /* Describe [off, off + max) from its start: how much of it has one
      * status.  Called with 0 <= off < virtual_size and off + max <=
      * virtual_size, increasing `off` by the returned length each time. */

@@ -7,8 +7,11 @@
  * plain or deflated (streamOptimized).  qemu's block status reports exactly
  * that, grain by grain; the grains themselves are never read.
  *
- * Text descriptor files are parsed (vmdk_desc.c) but the extent files they
- * name are never opened.  Open follows qemu's checks in qemu's order; the
+ * Text descriptor files are parsed (vmdk_desc.c); the FLAT and SPARSE extent
+ * files they name are provided by the caller (the host opens them under its
+ * path policy) and opened by open_files(): the disk is their concatenation,
+ * a SPARSE extent mapped by its own GD and GTs, a FLAT one by its file's
+ * data and holes.  Open follows qemu's checks in qemu's order; the
  * checks instar adds (tables inside the file, no table aliasing, no counts
  * qemu truncates) run last, so that whenever qemu refuses an image, instar
  * prints qemu's reason.  The GD is read once at open; GTs are read once each
@@ -23,6 +26,16 @@
 #define VMDK_WINDOW (1u << 20)     /* GT read-ahead, bytes */
 #define VMDK_HOLE_MIN (64u << 10)  /* reads at least this long skip host holes */
 
+/* An extent of a descriptor file (qemu's VmdkExtent, FLAT or SPARSE). */
+struct vmdk_extent {
+    bool flat;
+    uint64_t start;       /* bytes into the disk */
+    uint64_t len;         /* bytes */
+    uint64_t flat_off;    /* FLAT: bytes into its file */
+    struct img_io *io;    /* FLAT: its file */
+    struct img *sub;      /* SPARSE: the extent file opened as a sparse image */
+};
+
 struct vmdk_state {
     uint64_t granularity; /* sectors per grain, 1 .. VMDK_MAX_GRAIN */
     uint64_t gt_sectors;  /* sectors one GD entry covers (qemu's l1_entry_sectors) */
@@ -36,6 +49,11 @@ struct vmdk_state {
     uint8_t *win;         /* VMDK_WINDOW bytes of consecutive GTs */
     uint64_t win_off;     /* file offset of win[0] */
     uint64_t win_len;     /* valid bytes in win */
+    /* A descriptor file's extent files (open_files()). */
+    struct vmdk_extent_desc *lines; /* IMG_MAX_FILES parsed extent lines */
+    struct vmdk_extent *ext;        /* img->n_files extents, once opened */
+    uint32_t cur;                   /* the extent map() used last */
+    uint64_t ids_off;               /* where the descriptor's CIDs are read */
 };
 
 /* The file length qemu's block layer works with: whole sectors. */
@@ -80,13 +98,15 @@ static int vmdk_probe(const uint8_t *buf, size_t len)
 
 /* A descriptor file, or a descriptor embedded at `off` in a sparse extent
  * whose capacity is 0 (qemu then treats the extent as a descriptor file). */
-static enum img_err vmdk_open_desc(struct img *img, uint64_t off)
+static enum img_err vmdk_open_desc(struct img *img, struct vmdk_state *st, uint64_t off)
 {
     uint64_t len = qemu_len(img) < VMDK_DESC_MAX ? qemu_len(img) : VMDK_DESC_MAX;
     char *desc = img_alloc(img->arena, len + 1);
+    uint32_t n = 0;
     enum img_err err;
 
-    if (desc == NULL)
+    st->lines = img_alloc(img->arena, IMG_MAX_FILES * sizeof(*st->lines));
+    if (desc == NULL || st->lines == NULL)
         return img_fail(img, IMG_ERR_NOMEM, "out of memory");
     if (!img_qemu_range_ok(off, len))  /* past qemu's read limit */
         return img_fail(img, IMG_ERR_OPEN, "Could not read from file: Input/output error");
@@ -94,8 +114,25 @@ static enum img_err vmdk_open_desc(struct img *img, uint64_t off)
     if (err != IMG_OK)
         return err;
     desc[len] = '\0';
-    /* With no extent to open, the disk has 0 sectors (gd_entries 0). */
-    return vmdk_desc_parse(img, desc);
+    err = vmdk_desc_parse(img, desc, st->lines, IMG_MAX_FILES, &n);
+    if (err != IMG_OK || n == 0)
+        return err; /* with no extent to open, the disk has 0 sectors */
+    /* The files are the caller's to provide (the host's path policy). */
+    img->file_names = img_alloc(img->arena, n * sizeof(*img->file_names));
+    img->file_io = img_alloc(img->arena, n * sizeof(*img->file_io));
+    if (img->file_names == NULL || img->file_io == NULL)
+        return img_fail(img, IMG_ERR_NOMEM, "out of memory");
+    for (uint32_t i = 0; i < n; i++) {
+        char *name = img_alloc(img->arena, st->lines[i].name_len + 1);
+
+        if (name == NULL)
+            return img_fail(img, IMG_ERR_NOMEM, "out of memory");
+        memcpy(name, st->lines[i].name, st->lines[i].name_len);
+        name[st->lines[i].name_len] = '\0';
+        img->file_names[i] = name;
+    }
+    img->n_files = n;
+    return IMG_OK;
 }
 
 /* qemu's vmdk_open_vmdk4(): a hosted sparse or stream-optimized extent. */
@@ -116,7 +153,7 @@ static enum img_err vmdk_open_vmdk4(struct img *img, struct vmdk_state *st, uint
         return err;
     *capacity = img_le64(h + VMDK4_CAPACITY);
     if (*capacity == 0 && img_le64(h + VMDK4_DESC_OFF) != 0)
-        return vmdk_open_desc(img, img_le64(h + VMDK4_DESC_OFF) << 9);
+        return vmdk_open_desc(img, st, img_le64(h + VMDK4_DESC_OFF) << 9);
     if (img_le64(h + VMDK4_GD_OFF) == VMDK4_GD_AT_END) {
         /* streamOptimized: the footer's copy of the header wins. */
         uint64_t at = qemu_len(img) - VMDK_FOOTER_LEN;
@@ -249,39 +286,16 @@ static enum img_err vmdk_check(struct img *img, struct vmdk_state *st)
     return IMG_OK;
 }
 
-static enum img_err vmdk_open(struct img *img)
+/* qemu's end of vmdk_open(), once the extents are open: the CIDs and the
+ * parent's name from the descriptor at `ids_off`, the size checks. */
+static enum img_err vmdk_finish(struct img *img, struct vmdk_state *st, uint64_t ids_off,
+                                uint64_t capacity)
 {
-    struct vmdk_state *st = img_alloc(img->arena, sizeof(*st));
-    uint8_t magic[4];
-    uint64_t capacity = 0;
-    uint64_t ids_off = 0;
-    char *win;
+    char *win = img_alloc(img->arena, VMDK_DESC_WINDOW + 1);
     size_t name_at = 0;
     size_t name_len = 0;
     enum img_err err;
 
-    if (st == NULL)
-        return img_fail(img, IMG_ERR_NOMEM, "out of memory");
-    img->state = st;
-    /* Both descriptor files and sparse extents are far longer. */
-    if (qemu_len(img) < 4)
-        return img_fail(img, IMG_ERR_OPEN, "File is too small, not a valid image");
-    err = vmdk_read(img, 0, sizeof(magic), magic);
-    if (err != IMG_OK)
-        return err;
-    if (img_be32(magic) == VMDK4_MAGIC) {
-        err = vmdk_open_vmdk4(img, st, &capacity);
-        ids_off = VMDK_SPARSE_DESC_OFF;
-    } else if (img_be32(magic) == VMDK3_MAGIC) {
-        err = vmdk_open_cowd(img, st, &capacity);
-        ids_off = VMDK_SPARSE_DESC_OFF;
-    } else {
-        err = vmdk_open_desc(img, 0);
-    }
-    if (err != IMG_OK)
-        return err;
-    /* qemu then reads the CIDs and the parent's name from the descriptor. */
-    win = img_alloc(img->arena, VMDK_DESC_WINDOW + 1);
     if (win == NULL)
         return img_fail(img, IMG_ERR_NOMEM, "out of memory");
     err = vmdk_read(img, ids_off, VMDK_DESC_WINDOW, (uint8_t *)win);
@@ -301,6 +315,163 @@ static enum img_err vmdk_open(struct img *img)
     img->virtual_size = capacity * VMDK_SECTOR;
     /* The parent's format is probed. */
     return img_set_backing(img, (const uint8_t *)win + name_at, name_len, NULL);
+}
+
+static enum img_err vmdk_open(struct img *img)
+{
+    struct vmdk_state *st = img_alloc(img->arena, sizeof(*st));
+    uint8_t magic[4];
+    uint64_t capacity = 0;
+    uint64_t ids_off = 0;
+    enum img_err err;
+
+    if (st == NULL)
+        return img_fail(img, IMG_ERR_NOMEM, "out of memory");
+    img->state = st;
+    /* Both descriptor files and sparse extents are far longer. */
+    if (qemu_len(img) < 4)
+        return img_fail(img, IMG_ERR_OPEN, "File is too small, not a valid image");
+    err = vmdk_read(img, 0, sizeof(magic), magic);
+    if (err != IMG_OK)
+        return err;
+    if (img_be32(magic) == VMDK4_MAGIC) {
+        err = vmdk_open_vmdk4(img, st, &capacity);
+        ids_off = VMDK_SPARSE_DESC_OFF;
+    } else if (img_be32(magic) == VMDK3_MAGIC) {
+        err = vmdk_open_cowd(img, st, &capacity);
+        ids_off = VMDK_SPARSE_DESC_OFF;
+    } else {
+        err = vmdk_open_desc(img, st, 0);
+    }
+    if (err != IMG_OK)
+        return err;
+    /* qemu opens the extent files first (open_files() goes on from here). */
+    st->ids_off = ids_off;
+    if (img->n_files > 0)
+        return IMG_OK;
+    return vmdk_finish(img, st, ids_off, capacity);
+}
+
+/* One SPARSE extent file, opened as qemu's vmdk_open_sparse() does. */
+static enum img_err open_sparse(struct img *img, struct img_io *io, const char *name,
+                                struct img **out, uint64_t *sectors)
+{
+    struct img *sub = img_alloc(img->arena, sizeof(*sub));
+    struct vmdk_state *st = img_alloc(img->arena, sizeof(*st));
+    uint8_t magic[4] = {0, 0, 0, 0};
+    enum img_err err;
+
+    if (sub == NULL || st == NULL)
+        return img_fail(img, IMG_ERR_NOMEM, "out of memory");
+    sub->drv = &img_driver_vmdk;
+    sub->io = io;
+    sub->arena = img->arena;
+    sub->state = st;
+    *sectors = 0;
+    err = vmdk_read(sub, 0, sizeof(magic), magic);
+    if (err == IMG_OK && img_be32(magic) == VMDK4_MAGIC)
+        err = vmdk_open_vmdk4(sub, st, sectors);
+    else if (err == IMG_OK && img_be32(magic) == VMDK3_MAGIC)
+        err = vmdk_open_cowd(sub, st, sectors);
+    else if (err == IMG_OK)
+        err = img_fail(sub, IMG_ERR_OPEN, "Could not open '%s': not a VMDK sparse extent", name);
+    /* An extent that is itself a descriptor would open more files. */
+    if (err == IMG_OK && sub->n_files > 0)
+        err = img_fail(sub, IMG_ERR_UNSUPPORTED, "VMDK extent '%s' names extent files itself",
+                       name);
+    if (err == IMG_OK)
+        err = vmdk_check(sub, st);
+    if (err != IMG_OK) {
+        memcpy(img->err, sub->err, sizeof(img->err));
+        memcpy(img->note, sub->note, sizeof(img->note));
+        img->note_raw = sub->note_raw;
+        return err;
+    }
+    *out = sub;
+    return IMG_OK;
+}
+
+/* The extent files, in the descriptor's order: the disk is their
+ * concatenation (qemu's vmdk_parse_extents()). */
+static enum img_err vmdk_open_files(struct img *img)
+{
+    struct vmdk_state *st = img->state;
+    uint64_t total = 0;
+    enum img_err err;
+
+    st->ext = img_alloc(img->arena, img->n_files * sizeof(*st->ext));
+    if (st->ext == NULL)
+        return img_fail(img, IMG_ERR_NOMEM, "out of memory");
+    for (uint32_t i = 0; i < img->n_files; i++) {
+        struct vmdk_extent *e = &st->ext[i];
+        const struct vmdk_extent_desc *d = &st->lines[i];
+        uint64_t sectors = d->sectors;
+
+        e->flat = d->flat;
+        e->io = img->file_io[i];
+        if (e->flat) {
+            e->flat_off = d->flat_off * VMDK_SECTOR;
+        } else {
+            err = open_sparse(img, e->io, img->file_names[i], &e->sub, &sectors);
+            if (err != IMG_OK)
+                return err;
+        }
+        if (sectors > (UINT64_MAX >> 9) - total)
+            return img_fail(img, IMG_ERR_OPEN, "Image size too large");
+        e->start = total * VMDK_SECTOR;
+        e->len = sectors * VMDK_SECTOR;
+        total += sectors;
+    }
+    return vmdk_finish(img, st, st->ids_off, total);
+}
+
+/* A FLAT extent reads its file: qemu's block status recurses into it, so
+ * holes (and anything past its end) are zeros. */
+static enum img_err map_flat(const struct vmdk_extent *e, uint64_t in, uint64_t n,
+                             struct img_map *out)
+{
+    uint64_t pos = e->flat_off + in;
+    struct abi_extent x;
+
+    out->length = n;
+    out->status = IMG_DATA;
+    if (pos >= e->io->size) {
+        out->status = IMG_ZERO;
+        return IMG_OK;
+    }
+    if (e->io->extent(e->io->ctx, pos, &x) != 1 || x.offset > pos || x.length == 0 ||
+        pos - x.offset >= x.length)
+        return IMG_OK; /* qemu ignores a failed query: data stays data */
+    if (x.length - (pos - x.offset) < n)
+        out->length = x.length - (pos - x.offset);
+    out->status = x.kind == ABI_EXTENT_DATA ? IMG_DATA : IMG_ZERO;
+    return IMG_OK;
+}
+
+static enum img_err map_extents(struct img *img, struct vmdk_state *st, uint64_t off,
+                                uint64_t max, struct img_map *out)
+{
+    const struct vmdk_extent *e;
+    uint64_t in;
+    uint64_t n;
+    enum img_err err;
+
+    if (st->cur >= img->n_files || off < st->ext[st->cur].start)
+        st->cur = 0;
+    while (st->cur + 1 < img->n_files && off - st->ext[st->cur].start >= st->ext[st->cur].len)
+        st->cur++;
+    e = &st->ext[st->cur];
+    in = off - e->start;
+    n = e->len - in < max ? e->len - in : max;
+    if (e->flat)
+        return map_flat(e, in, n, out);
+    err = e->sub->drv->map(e->sub, in, n, out);
+    if (err != IMG_OK) {
+        memcpy(img->err, e->sub->err, sizeof(img->err));
+        memcpy(img->note, e->sub->note, sizeof(img->note));
+        img->note_raw = e->sub->note_raw;
+    }
+    return err;
 }
 
 /* The status a grain table entry gives its grain. */
@@ -351,6 +522,9 @@ static enum img_err vmdk_gt(struct img *img, struct vmdk_state *st, uint32_t l1,
 static enum img_err vmdk_map(struct img *img, uint64_t off, uint64_t max, struct img_map *out)
 {
     struct vmdk_state *st = img->state;
+
+    if (st->ext != NULL)
+        return map_extents(img, st, off, max, out);
     uint64_t end = off + max;
     uint64_t span = st->gt_sectors * VMDK_SECTOR;  /* bytes per GD entry */
     uint64_t grain_bytes = st->granularity * VMDK_SECTOR;
@@ -393,5 +567,6 @@ const struct img_driver img_driver_vmdk = {
     .abi_fmt = ABI_FMT_VMDK4,
     .probe = vmdk_probe,
     .open = vmdk_open,
+    .open_files = vmdk_open_files,
     .map = vmdk_map,
 };

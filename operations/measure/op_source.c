@@ -152,7 +152,9 @@ static bool take_device(struct op_source *src, uint32_t k, uint32_t code, const 
         if (*p < 0x20 || *p > 0x7E) {
             rt_format(img->err, sizeof(img->err), "%s file names with bytes outside printable "
                       "ASCII are not supported",
-                      code == ABI_ERROR_NEED_DATA_FILE ? "data" : "backing");
+                      code == ABI_ERROR_NEED_DATA_FILE ? "data"
+                      : code == ABI_ERROR_NEED_EXTENT  ? "extent"
+                                                       : "backing");
             fail_link(src, k, IMG_ERR_UNSUPPORTED, true);
             return false;
         }
@@ -172,14 +174,46 @@ static void link_init(struct op_source *src, uint32_t k, uint32_t dev)
     l->img.arena = &src->arena;
 }
 
-/* After link `k` opened: its external data file, from the next device. */
+/* After link `k` opened: the extent files its descriptor names, from the
+ * next devices. */
+static bool open_extent_files(struct op_source *src, uint32_t k)
+{
+    struct img *img = &src->link[k].img;
+    struct op_file *files;
+    enum img_err err;
+
+    if (img->n_files == 0 || img->drv->open_files == NULL)
+        return true;
+    files = img_alloc(&src->arena, img->n_files * sizeof(*files));
+    if (files == NULL) {
+        fail_link(src, k, IMG_ERR_NOMEM, true);
+        return false;
+    }
+    for (uint32_t i = 0; i < img->n_files; i++) {
+        uint32_t dev = 0;
+
+        if (!take_device(src, k, ABI_ERROR_NEED_EXTENT, img->file_names[i], &dev))
+            return false;
+        file_init(src, &files[i], dev);
+        img->file_io[i] = &files[i].io;
+    }
+    err = img->drv->open_files(img);
+    if (err != IMG_OK) {
+        fail_link(src, k, err, true);
+        return false;
+    }
+    return true;
+}
+
+/* After link `k` opened: its external data file, from the next device,
+ * then its extent files. */
 static bool open_data_file(struct op_source *src, uint32_t k)
 {
     struct op_link *l = &src->link[k];
     uint32_t dev = 0;
 
     if (l->img.data_file == NULL)
-        return true;
+        return open_extent_files(src, k);
     if (rt_strnlen(l->img.data_file, IMG_NAME_MAX + 1) > IMG_NAME_MAX) {
         rt_format(l->img.err, sizeof(l->img.err),
                   "data file names longer than %u bytes are not supported", IMG_NAME_MAX);
@@ -190,7 +224,7 @@ static bool open_data_file(struct op_source *src, uint32_t k)
         return false;
     file_init(src, &l->data, dev);
     l->img.data_io = &l->data.io;
-    return true;
+    return open_extent_files(src, k);
 }
 
 /* Probe link `k`'s format from its first bytes (qemu's bdrv_probe_all). */

@@ -13,7 +13,10 @@ written with qemu-io:
     -o backing_file on the target;
   - qcow2 external data files (plain, data_file_raw, extended L2), a data
     file under an overlay, missing data files (the image's and a backing
-    file's), an absolute data file name outside the policy and allowed.
+    file's), an absolute data file name outside the policy and allowed;
+  - vmdk descriptors naming extent files (monolithicFlat,
+    twoGbMaxExtentSparse, twoGbMaxExtentFlat), an extent overlay over a
+    backing file, a missing extent, extents outside the policy.
 And the cases qemu-img handles but instar refuses by policy, each with one
 clear line and exit status 1: a loop (a -> b -> a; qemu-img hangs), a chain
 of 17 images, names outside the allowed directories (absolute, ../, a
@@ -224,6 +227,45 @@ def data_files(c, d):
                           f"{allowed.stdout!r} {allowed.stderr!r} != {want.stdout!r}")
 
 
+def vmdk_extents(c, d):
+    """vmdk descriptors naming extent files (relative to the descriptor)."""
+    sub = os.path.join(d, "vmdk")
+    os.mkdir(sub)
+    j = lambda n: os.path.join(sub, n)  # noqa: E731
+    for fmt, size in [("monolithicFlat", "64M"), ("twoGbMaxExtentSparse", "5G"),
+                      ("twoGbMaxExtentFlat", "5G")]:
+        img = j(f"{fmt}.vmdk")
+        sh(["qemu-img", "create", "-q", "-f", "vmdk", "-o", f"subformat={fmt}", img, size])
+        sh(["qemu-io", "-f", "vmdk", "-c", "write -P 1 1M 1M", "-c", "write -P 2 50M 64k", img])
+        if size == "5G":
+            sh(["qemu-io", "-f", "vmdk", "-c", "write -P 3 3G 128k", img])
+        for tg in TARGETS:
+            c.same(f"vmdk {fmt}", tg + [img])
+        c.same(f"vmdk {fmt} from its directory", ["-O", "qcow2", os.path.basename(img)],
+               cwd=sub)
+    # A chain: a twoGbMaxExtentSparse overlay over a monolithicSparse base.
+    sh(["qemu-img", "create", "-q", "-f", "vmdk", j("base.vmdk"), "3G"])
+    sh(["qemu-io", "-f", "vmdk", "-c", "write -P 4 2G 1M", j("base.vmdk")])
+    sh(["qemu-img", "create", "-q", "-f", "vmdk", "-o", "subformat=twoGbMaxExtentSparse", "-b",
+        "base.vmdk", "-F", "vmdk", j("over.vmdk")])
+    sh(["qemu-io", "-f", "vmdk", "-c", "write -P 5 0 64k", j("over.vmdk")])
+    c.same("vmdk extents over a backing file", ["-O", "qcow2", j("over.vmdk")])
+    # A missing extent, and extents the policy refuses.
+    with open(j("twoGbMaxExtentSparse.vmdk")) as f:
+        text = f.read()
+    with open(j("gone.vmdk"), "w") as f:
+        f.write(text.replace("twoGbMaxExtentSparse-s002.vmdk", "nowhere-s002.vmdk"))
+    c.same("missing extent", ["-O", "qcow2", j("gone.vmdk")])
+    with open(j("out.vmdk"), "w") as f:
+        f.write(text.replace('"twoGbMaxExtentSparse-s002.vmdk"', '"/etc/passwd"'))
+    c.refused("extent outside the policy", ["-O", "qcow2", j("out.vmdk")],
+              r"\(/etc/passwd\) is outside the directories instar may open")
+    with open(j("up.vmdk"), "w") as f:
+        f.write(text.replace('"twoGbMaxExtentSparse-s002.vmdk"', '"../x/s002.vmdk"'))
+    c.refused("extent escaping with ../", ["-O", "qcow2", j("up.vmdk")],
+              r"is outside the directories instar may open")
+
+
 def policy(c, d):
     """Names outside the allowed directories: refused, unless allowed."""
     img = os.path.join(d, "img")
@@ -314,6 +356,7 @@ def main():
         made = pairs(c, d)
         chains(c, d)
         data_files(c, d)
+        vmdk_extents(c, d)
         img, other = policy(c, d)
         traced(c, d, img, other)
     finally:
