@@ -189,8 +189,10 @@ _Static_assert(offsetof(struct abi_buf_req, length) == 8, "abi_buf_req.length");
 
 /* ---- Boot info page -------------------------------------------------------- */
 #define ABI_BOOT_MAGIC 0x544F4F42 /* "BOOT" */
-#define ABI_BOOT_VERSION 1
-#define ABI_MAX_DEVICES 16
+#define ABI_BOOT_VERSION 2
+/* Devices of one run: a source image, its backing chain (at most 16
+ * images), their data files and vmdk extent files. */
+#define ABI_MAX_DEVICES 64
 #define ABI_BOOT_FLAG_VERBOSE 0x1 /* debug_print reaches the host */
 
 struct abi_device_info {

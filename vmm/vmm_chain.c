@@ -7,7 +7,7 @@
  * of the image named on the command line, and each --allow-path -- through
  * openat2(RESOLVE_BENEATH) from that directory, so that no symbolic link
  * can lead out of it, and only when it is a regular file.
- * Protocol and json: names, loops and chains deeper than ABI_MAX_DEVICES
+ * Protocol and json: names, loops and chains of more than VMM_MAX_IMAGES
  * images are refused.  Every file is opened read-only.
  *
  * The monitor locks itself down before the first guest instruction and
@@ -297,12 +297,13 @@ bool vmm_chain_follow(struct vmm_chain *c, const char *arg, const char *name,
         refuse(c, arg, "'%s' names a protocol; instar opens only local files", name);
         return false;
     }
+    if (kind == VMM_LINK_IMAGE && images >= VMM_MAX_IMAGES) {
+        refuse(c, arg, "'%s': the backing chain is longer than %u images", name,
+               VMM_MAX_IMAGES);
+        return false;
+    }
     if (c->n >= ABI_MAX_DEVICES) {
-        if (images == c->n && kind == VMM_LINK_IMAGE)
-            refuse(c, arg, "'%s': the backing chain is longer than %u images", name,
-                   ABI_MAX_DEVICES);
-        else
-            refuse(c, arg, "'%s': the image needs more than %u files", name, ABI_MAX_DEVICES);
+        refuse(c, arg, "'%s': the image needs more than %u files", name, ABI_MAX_DEVICES);
         return false;
     }
     if (!absolute_dirs(c)) {

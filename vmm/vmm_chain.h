@@ -9,6 +9,9 @@
 #include "abi_vm.h"
 #include "vmm.h"
 
+/* Images in a backing chain (the top included): more are refused. */
+#define VMM_MAX_IMAGES 16u
+
 /* What a file of the chain is to the image that names it. */
 enum vmm_link_kind {
     VMM_LINK_IMAGE,   /* the top image, or a backing file */

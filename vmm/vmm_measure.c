@@ -473,7 +473,10 @@ static void run_guest(const struct vmm_measure_args *a, const struct measure_pag
         .device_count = n_dev,
         /* Each image of a backing chain opens its own driver, with its own
          * metadata windows (up to 32 MiB each; RAM is mapped lazily). */
-        .ram_size = n_dev > 1 ? ABI_RAM_DEFAULT + (uint64_t)(n_dev - 1) * (32u << 20) : 0,
+        .ram_size = n_dev <= 1 ? 0
+                    : n_dev > (ABI_RAM_MAX - ABI_RAM_DEFAULT) / (32u << 20)
+                        ? ABI_RAM_MAX
+                        : ABI_RAM_DEFAULT + (uint64_t)(n_dev - 1) * (32u << 20),
         .timeout_ms = a->timeout_ms,
     };
 

@@ -9,8 +9,8 @@
 #include "calc.h"
 #include "img.h"
 
-/* Images in a backing chain the guest follows: every device. */
-#define OP_MAX_LINKS ABI_MAX_DEVICES
+/* Images in a backing chain the guest follows (the host refuses more). */
+#define OP_MAX_LINKS 16u
 
 /* One device read as a file (op_source.c). */
 struct op_file {

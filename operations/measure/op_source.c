@@ -409,7 +409,7 @@ bool op_source_open(const struct abi_call_table *ct, const struct abi_measure_ex
     /* The call table hands over zero-filled scratch memory; every link's
      * driver allocates from it. */
     img_arena_init(&src->arena, scratch, scratch != NULL ? scratch_len : 0, true);
-    if (src->devices < 1 || src->devices > OP_MAX_LINKS) {
+    if (src->devices < 1 || src->devices > ABI_MAX_DEVICES) {
         ct->send_error(ABI_ERROR_PANIC, "measure", "no source device");
         return false;
     }

@@ -243,6 +243,12 @@ def vmdk_extents(c, d):
             c.same(f"vmdk {fmt}", tg + [img])
         c.same(f"vmdk {fmt} from its directory", ["-O", "qcow2", os.path.basename(img)],
                cwd=sub)
+    # 51 extent files: more than one run's worth of files of a short chain.
+    sh(["qemu-img", "create", "-q", "-f", "vmdk", "-o", "subformat=twoGbMaxExtentSparse",
+        j("big.vmdk"), "100G"])
+    sh(["qemu-io", "-f", "vmdk", "-c", "write -P 1 1M 1M", "-c", "write -P 2 70G 64k",
+        j("big.vmdk")])
+    c.same("vmdk with 51 extent files", ["-O", "qcow2", j("big.vmdk")])
     # A chain: a twoGbMaxExtentSparse overlay over a monolithicSparse base.
     sh(["qemu-img", "create", "-q", "-f", "vmdk", j("base.vmdk"), "3G"])
     sh(["qemu-io", "-f", "vmdk", "-c", "write -P 4 2G 1M", j("base.vmdk")])
