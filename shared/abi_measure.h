@@ -107,6 +107,8 @@ _Static_assert(offsetof(struct abi_measure_config, luks_header_overhead) == 48, 
 #define ABI_MEASURE_SRC_KEY_ENCRYPT (1u << 9)   /* the key secret came as
                                                    encrypt.key-secret (qcow2, qcow),
                                                    not key-secret (luks) */
+#define ABI_MEASURE_SRC_BACKING_NODE (1u << 13) /* backing=NODE: backing_node[] names
+                                                   a node, which qemu-img never has */
 #define ABI_MEASURE_OPTION_MAX 64u
 #define ABI_MEASURE_SNAPSHOT_MAX 256u
 
@@ -125,6 +127,7 @@ struct abi_measure_ext {
     uint64_t window_offset;      /* bytes into the file (ABI_MEASURE_SRC_WINDOW) */
     uint64_t window_size;        /* bytes (ABI_MEASURE_SRC_WINDOW) */
     char unknown_option[ABI_MEASURE_OPTION_MAX]; /* NUL-terminated */
+    char backing_node[ABI_MEASURE_OPTION_MAX];   /* NUL-terminated */
 };
 _Static_assert(offsetof(struct abi_measure_ext, flags) == 8, "ext.flags");
 _Static_assert(offsetof(struct abi_measure_ext, vmdk_heads) == 12, "ext.vmdk_heads");
@@ -137,7 +140,8 @@ _Static_assert(offsetof(struct abi_measure_ext, snapshot_name) == 296, "ext.snap
 _Static_assert(offsetof(struct abi_measure_ext, window_offset) == 552, "ext.window_offset");
 _Static_assert(offsetof(struct abi_measure_ext, window_size) == 560, "ext.window_size");
 _Static_assert(offsetof(struct abi_measure_ext, unknown_option) == 568, "ext.unknown_option");
-_Static_assert(sizeof(struct abi_measure_ext) == 632, "abi_measure_ext size");
+_Static_assert(offsetof(struct abi_measure_ext, backing_node) == 632, "ext.backing_node");
+_Static_assert(sizeof(struct abi_measure_ext) == 696, "abi_measure_ext size");
 _Static_assert(ABI_MEASURE_EXT_OFFSET >= sizeof(struct abi_measure_config),
                "the extension record must follow MeasureConfig");
 _Static_assert(ABI_MEASURE_EXT_OFFSET + sizeof(struct abi_measure_ext) <= 4096,

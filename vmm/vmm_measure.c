@@ -679,6 +679,14 @@ static bool source_options(const struct vmm_measure_args *a, const struct vmm_so
         ext->source_flags |= ABI_MEASURE_SRC_NO_BACKING;
     if (src->backing != NULL || src->backing_opts)
         ext->source_flags |= ABI_MEASURE_SRC_BACKING_NAMED;
+    /* The guest quotes the name back: printable ASCII that fits only. */
+    if (src->backing != NULL && !src->backing_opts &&
+        strlen(src->backing) < sizeof(ext->backing_node) &&
+        strspn(src->backing, " !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+               "[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~") == strlen(src->backing)) {
+        ext->source_flags |= ABI_MEASURE_SRC_BACKING_NODE;
+        snprintf(ext->backing_node, sizeof(ext->backing_node), "%s", src->backing);
+    }
     if (src->unknown != NULL) {
         ext->source_flags |= ABI_MEASURE_SRC_UNKNOWN_OPTION;
         snprintf(ext->unknown_option, sizeof(ext->unknown_option), "%s", src->unknown);

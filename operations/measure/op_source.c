@@ -328,12 +328,25 @@ static bool open_top(struct op_source *src, const struct abi_measure_ext *ext)
         bool takes = drv == &img_driver_qcow2 || drv == &img_driver_qcow ||
                      drv == &img_driver_qed || drv == &img_driver_vmdk ||
                      drv == &img_driver_parallels;
+        char node[ABI_MEASURE_OPTION_MAX];
 
-        rt_format(img->err, sizeof(img->err), "%s",
-                  takes ? "Could not open backing file: backing files named by options are "
-                          "not supported"
-                        : "Driver doesn't support backing files");
-        fail(src, takes ? IMG_ERR_UNSUPPORTED : IMG_ERR_OPEN, true);
+        /* backing=NODE: qemu-img defines no nodes, so qemu looks it up in
+         * vain; backing.* options name a file instar does not open. */
+        rt_strlcpy(node, ext->backing_node, sizeof(node));
+        if (!takes)
+            rt_format(img->err, sizeof(img->err), "Driver doesn't support backing files");
+        else if (ext->source_flags & ABI_MEASURE_SRC_BACKING_NODE)
+            rt_format(img->err, sizeof(img->err),
+                      "Could not open backing file: Cannot find device='%s' nor "
+                      "node-name='%s'",
+                      node, node);
+        else
+            rt_format(img->err, sizeof(img->err), "Could not open backing file: backing "
+                      "files named by options are not supported");
+        fail(src,
+             takes && !(ext->source_flags & ABI_MEASURE_SRC_BACKING_NODE) ? IMG_ERR_UNSUPPORTED
+                                                                         : IMG_ERR_OPEN,
+             true);
         return false;
     }
     /* An --image-opts option no layer took, once the format is known. */
