@@ -111,6 +111,39 @@ enum img_err img_check_sectors(struct img *img, uint64_t sectors)
     return IMG_OK;
 }
 
+enum img_err img_read_zf(struct img *img, uint64_t off, uint64_t len, void *buf)
+{
+    uint64_t size = img->io->size;
+    uint64_t n = off < size ? (len < size - off ? len : size - off) : 0;
+
+    memset((uint8_t *)buf + n, 0, (size_t)(len - n));
+    return img_read(img, off, n, buf);
+}
+
+enum img_err img_table_entry(struct img *img, struct img_table *t, uint64_t i, uint64_t *out)
+{
+    const uint8_t *p;
+
+    if (t->count == 0 || i < t->first || i - t->first >= t->count) {
+        uint64_t n = t->entries - i;
+        enum img_err err;
+
+        if (n > t->win_bytes / t->esize)
+            n = t->win_bytes / t->esize;
+        err = img_read_zf(img, t->off + i * t->esize, n * t->esize, t->win);
+        if (err != IMG_OK)
+            return err;
+        t->first = i;
+        t->count = n;
+    }
+    p = t->win + (i - t->first) * t->esize;
+    if (t->esize == 8)
+        *out = t->big_endian ? img_be64(p) : img_le64(p);
+    else
+        *out = t->big_endian ? img_be32(p) : img_le32(p);
+    return IMG_OK;
+}
+
 enum img_err img_read(struct img *img, uint64_t off, uint64_t len, void *buf)
 {
     int64_t got;

@@ -169,6 +169,31 @@ void img_note(struct img *img, bool raw, const char *fmt, ...)
 __attribute__((warn_unused_result))
 enum img_err img_read(struct img *img, uint64_t off, uint64_t len, void *buf);
 
+/* img_read(), with bytes past the end of the file read as zeros, as qemu's
+ * block layer reads them. */
+__attribute__((warn_unused_result))
+enum img_err img_read_zf(struct img *img, uint64_t off, uint64_t len, void *buf);
+
+/* A table of `entries` entries of `esize` bytes (4 or 8, big- or
+ * little-endian) at file offset `off`, read through a window of `win_bytes`
+ * as a walk advances: the L1 tables of qcow and qed, qed's L2 tables, the
+ * block maps of vdi and parallels. */
+struct img_table {
+    uint64_t off;        /* byte offset of entry 0 in the file */
+    uint64_t entries;
+    uint32_t esize;      /* 4 or 8 */
+    bool big_endian;
+    uint8_t *win;        /* win_bytes, from the arena */
+    uint64_t win_bytes;
+    uint64_t first;      /* index of the first entry in win */
+    uint64_t count;      /* entries held in win (0: none yet) */
+};
+
+/* Entry `i` (< entries) of `t`, reading the window from it on when it is
+ * not held (zeros past the end of the file). */
+__attribute__((warn_unused_result))
+enum img_err img_table_entry(struct img *img, struct img_table *t, uint64_t i, uint64_t *out);
+
 /* ---- qemu's block layer ----------------------------------------------------
  * Its limits (include/block/block_int-common.h) and checks, which decide
  * qemu's errors before any driver code runs. */

@@ -32,9 +32,7 @@
 struct prl_state {
     uint64_t cluster;       /* cluster bytes: tracks * 512 */
     uint64_t bat_entries;   /* BAT entries */
-    uint8_t *win;           /* PRL_WINDOW bytes of BAT */
-    uint64_t first;         /* index of the first entry in win */
-    uint64_t count;         /* entries held (0: none) */
+    struct img_table bat;   /* the BAT: little-endian u32 entries after the header */
 };
 
 /* The extension cluster, read through a window. */
@@ -48,17 +46,6 @@ struct prl_ext {
     uint32_t n_ids;
 };
 
-/* Read as QEMU does: the part past EOF reads as zeros. */
-static enum img_err prl_pread(struct img *img, uint64_t off, uint64_t len, uint8_t *buf)
-{
-    uint64_t size = img->io->size;
-    uint64_t n = 0;
-
-    if (off < size)
-        n = len < size - off ? len : size - off;
-    memset(buf + n, 0, (size_t)(len - n));
-    return img_read(img, off, n, buf);
-}
 
 static int parallels_probe(const uint8_t *buf, size_t len)
 {
@@ -82,7 +69,7 @@ static enum img_err prl_ext_get(struct img *img, struct prl_ext *e, uint64_t at,
 
         if (len > PRL_WINDOW)
             len = PRL_WINDOW;
-        err = prl_pread(img, e->off + at, len, e->win);
+        err = img_read_zf(img, e->off + at, len, e->win);
         if (err != IMG_OK)
             return err;
         e->win_off = at;
@@ -317,7 +304,7 @@ static enum img_err parallels_open(struct img *img)
     uint64_t ext_off;
     enum img_err err;
 
-    err = prl_pread(img, 0, sizeof(h), h);
+    err = img_read_zf(img, 0, sizeof(h), h);
     if (err != IMG_OK)
         return err;
     total_sectors = (int64_t)img_le64(h + PRL_HDR_NB_SECTORS);
@@ -369,32 +356,18 @@ static enum img_err parallels_open(struct img *img)
     err = img_check_sectors(img, (uint64_t)total_sectors);
     if (err != IMG_OK)
         return err;
-    s->win = img_alloc(img->arena, PRL_WINDOW);
-    if (s->win == NULL)
+    s->bat.off = PRL_HDR_LEN;
+    s->bat.entries = s->bat_entries;
+    s->bat.esize = 4;
+    s->bat.win_bytes = PRL_WINDOW;
+    s->bat.win = img_alloc(img->arena, PRL_WINDOW);
+    if (s->bat.win == NULL)
         return img_fail(img, IMG_ERR_NOMEM, "out of memory");
     img->state = s;
     img->virtual_size = (uint64_t)total_sectors * 512;
     return IMG_OK;
 }
 
-/* BAT entry `i` (< bat_entries), read in windows as the walk advances. */
-static enum img_err prl_entry(struct img *img, struct prl_state *s, uint64_t i, uint32_t *out)
-{
-    if (s->count == 0 || i < s->first || i - s->first >= s->count) {
-        uint64_t n = s->bat_entries - i;
-        enum img_err err;
-
-        if (n > PRL_WINDOW / 4)
-            n = PRL_WINDOW / 4;
-        err = prl_pread(img, PRL_HDR_LEN + i * 4, n * 4, s->win);
-        if (err != IMG_OK)
-            return err;
-        s->first = i;
-        s->count = n;
-    }
-    *out = img_le32(s->win + (i - s->first) * 4);
-    return IMG_OK;
-}
 
 static enum img_err parallels_map(struct img *img, uint64_t off, uint64_t max,
                                   struct img_map *out)
@@ -415,8 +388,8 @@ static enum img_err parallels_map(struct img *img, uint64_t off, uint64_t max,
             /* Past the BAT: unallocated. */
             seg_end = end;
         } else {
-            uint32_t e;
-            enum img_err err = prl_entry(img, s, i, &e);
+            uint64_t e;
+            enum img_err err = img_table_entry(img, &s->bat, i, &e);
 
             if (err != IMG_OK)
                 return err;

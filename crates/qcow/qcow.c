@@ -26,27 +26,11 @@ struct qcow_state {
     uint32_t cluster_bits;  /* log2(cluster bytes), 9..16 */
     uint32_t l2_bits;       /* log2(entries per L2 table), 6..13 */
     uint32_t shift;         /* cluster_bits + l2_bits: log2(bytes per L1 entry) */
-    uint64_t l1_off;        /* byte offset of the L1 table */
-    uint64_t l1_entries;    /* entries of the L1 table (covers the virtual size) */
-    uint8_t *l1_win;        /* QCOW_L1_WINDOW bytes of the L1 table */
-    uint64_t l1_first;      /* index of the first entry in l1_win */
-    uint64_t l1_count;      /* entries held in l1_win (0: none yet) */
+    struct img_table l1;    /* the L1 table (covers the virtual size), big-endian */
     uint8_t *l2;            /* the current L2 table, 8 << l2_bits bytes */
     uint64_t l2_for;        /* L1 index whose table l2 holds, or QCOW_NO_TABLE */
     uint64_t l2_file_bytes; /* in-file bytes of every L2 table loaded so far */
 };
-
-/* Read as QEMU does: the part past EOF reads as zeros. */
-static enum img_err qcow_pread(struct img *img, uint64_t off, uint64_t len, uint8_t *buf)
-{
-    uint64_t size = img->io->size;
-    uint64_t n = 0;
-
-    if (off < size)
-        n = len < size - off ? len : size - off;
-    memset(buf + n, 0, (size_t)(len - n));
-    return img_read(img, off, n, buf);
-}
 
 static int qcow_probe(const uint8_t *buf, size_t len)
 {
@@ -68,7 +52,7 @@ static enum img_err qcow_open(struct img *img)
     uint64_t span;
     enum img_err err;
 
-    err = qcow_pread(img, 0, sizeof(h), h);
+    err = img_read_zf(img, 0, sizeof(h), h);
     if (err != IMG_OK)
         return err;
     /* Reachable with -f qcow only: the probe needs the magic. */
@@ -108,19 +92,19 @@ static enum img_err qcow_open(struct img *img)
     /* The L1 table must cover the size and fit QEMU's int-sized allocation. */
     if (size > UINT64_MAX - span)
         return img_fail(img, IMG_ERR_OPEN, "Image too large");
-    s->l1_entries = (size + span - 1) >> s->shift;
-    if (s->l1_entries > QCOW_MAX_L1_ENTRIES)
+    s->l1.entries = (size + span - 1) >> s->shift;
+    if (s->l1.entries > QCOW_MAX_L1_ENTRIES)
         return img_fail(img, IMG_ERR_OPEN, "Image too large");
-    s->l1_off = img_be64(h + QCOW_HDR_L1_OFF);
+    s->l1.off = img_be64(h + QCOW_HDR_L1_OFF);
     /* QEMU reads the whole L1 table here; its block layer refuses the
      * request with EIO (and no message of the driver's). */
-    if (!img_qemu_request_ok(s->l1_off, s->l1_entries * 8))
+    if (!img_qemu_request_ok(s->l1.off, s->l1.entries * 8))
         return img_fail(img, IMG_ERR_OPEN_ERRNO, "Input/output error");
-    if (!img_in_file(img, s->l1_off, s->l1_entries * 8))
+    if (!img_in_file(img, s->l1.off, s->l1.entries * 8))
         return img_fail(img, IMG_ERR_OPEN,
                         "qcow L1 table at offset %llu (%llu entries) is beyond the end of the "
-                        "file", (unsigned long long)s->l1_off,
-                        (unsigned long long)s->l1_entries);
+                        "file", (unsigned long long)s->l1.off,
+                        (unsigned long long)s->l1.entries);
 
     backing_off = img_be64(h + QCOW_HDR_BACKING_OFF);
     if (backing_off != 0) {
@@ -132,7 +116,7 @@ static enum img_err qcow_open(struct img *img)
             return img_fail(img, IMG_ERR_OPEN, "Backing file name too long");
         if (!img_qemu_request_ok(backing_off, backing_len))
             return img_fail(img, IMG_ERR_OPEN_ERRNO, "Input/output error");
-        err = qcow_pread(img, backing_off, backing_len, (uint8_t *)name);
+        err = img_read_zf(img, backing_off, backing_len, (uint8_t *)name);
         if (err != IMG_OK)
             return err;
         /* An empty name (a leading NUL) means no backing file to QEMU;
@@ -142,9 +126,12 @@ static enum img_err qcow_open(struct img *img)
             return err;
     }
 
-    s->l1_win = img_alloc(img->arena, QCOW_L1_WINDOW);
+    s->l1.esize = 8;
+    s->l1.big_endian = true;
+    s->l1.win_bytes = QCOW_L1_WINDOW;
+    s->l1.win = img_alloc(img->arena, QCOW_L1_WINDOW);
     s->l2 = img_alloc(img->arena, 8ull << s->l2_bits);
-    if (s->l1_win == NULL || s->l2 == NULL)
+    if (s->l1.win == NULL || s->l2 == NULL)
         return img_fail(img, IMG_ERR_NOMEM, "out of memory");
     s->l2_for = QCOW_NO_TABLE;
     img->state = s;
@@ -153,25 +140,6 @@ static enum img_err qcow_open(struct img *img)
     return IMG_OK;
 }
 
-/* L1 entry `i` (< l1_entries), read in windows as the walk advances. */
-static enum img_err qcow_l1_entry(struct img *img, struct qcow_state *s, uint64_t i,
-                                  uint64_t *out)
-{
-    if (s->l1_count == 0 || i < s->l1_first || i - s->l1_first >= s->l1_count) {
-        uint64_t n = s->l1_entries - i;
-        enum img_err err;
-
-        if (n > QCOW_L1_WINDOW / 8)
-            n = QCOW_L1_WINDOW / 8;
-        err = qcow_pread(img, s->l1_off + i * 8, n * 8, s->l1_win);
-        if (err != IMG_OK)
-            return err;
-        s->l1_first = i;
-        s->l1_count = n;
-    }
-    *out = img_be64(s->l1_win + (i - s->l1_first) * 8);
-    return IMG_OK;
-}
 
 /* Make s->l2 hold the L2 table at `l2_off` for L1 entry `i`. */
 static enum img_err qcow_load_l2(struct img *img, struct qcow_state *s, uint64_t i,
@@ -197,7 +165,7 @@ static enum img_err qcow_load_l2(struct img *img, struct qcow_state *s, uint64_t
         return img_fail(img, IMG_ERR_UNSUPPORTED,
                         "the qcow L1 table references overlapping L2 tables; instar "
                         "refuses metadata it would have to walk more than once");
-    err = qcow_pread(img, l2_off, entries * 8, s->l2);
+    err = img_read_zf(img, l2_off, entries * 8, s->l2);
     if (err != IMG_OK)
         return err;
     s->l2_for = i;
@@ -222,7 +190,7 @@ static enum img_err qcow_map(struct img *img, uint64_t off, uint64_t max, struct
 
         if (span_end > end)
             span_end = end;
-        err = qcow_l1_entry(img, s, i, &l2_off);
+        err = img_table_entry(img, &s->l1, i, &l2_off);
         if (err != IMG_OK)
             return err;
         seg_end = span_end;

@@ -225,7 +225,7 @@ static enum img_err check_references(struct img *img, struct q2 *q)
             return img_fail(img, IMG_ERR_OPEN, "Backing file name too long");
         /* An empty name (or one starting with NUL) means no backing file. */
         if (q->backing_size > 0) {
-            err = q2_read_zf(img, q->backing_offset, q->backing_size, name);
+            err = img_read_zf(img, q->backing_offset, q->backing_size, name);
             if (err != IMG_OK)
                 return err;
         }
@@ -245,7 +245,7 @@ static enum img_err qcow2_open(struct img *img)
         return img_fail(img, IMG_ERR_NOMEM, "out of memory");
     img->state = q;
     /* qemu reads sizeof(QCowHeader), zero-filled past the end. */
-    err = q2_read_zf(img, 0, sizeof(h), h);
+    err = img_read_zf(img, 0, sizeof(h), h);
     if (err == IMG_OK)
         err = parse_header(img, q, h);
     if (err == IMG_OK)

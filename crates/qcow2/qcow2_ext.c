@@ -30,7 +30,7 @@ static enum img_err load_area(struct img *img, const struct q2 *q, uint8_t **are
     *area = q2_alloc(img, len);
     if (*area == NULL)
         return img_fail(img, IMG_ERR_NOMEM, "out of memory");
-    return q2_read_zf(img, q->header_length, len, *area);
+    return img_read_zf(img, q->header_length, len, *area);
 }
 
 static enum img_err ext_crypto(struct img *img, struct q2 *q, const struct ext_scan *s,

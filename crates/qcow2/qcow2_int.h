@@ -98,10 +98,6 @@ struct q2 {
 };
 
 /* ---- qcow2_util.c ---------------------------------------------------------- */
-/* Read [off, off + len) zero-filling past the end of the file, as qemu's
- * block layer does for the header and its extensions. */
-__attribute__((warn_unused_result))
-enum img_err q2_read_zf(struct img *img, uint64_t off, uint64_t len, void *buf);
 /* Sort `n` keys ascending (heap sort: no recursion, O(n log n)). */
 void q2_sort_u64(uint64_t *keys, uint64_t n);
 /* qemu's "%#" PRIx64: "0x1f", but "0" for zero.  `buf` holds 20 bytes. */

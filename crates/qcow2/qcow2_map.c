@@ -218,7 +218,7 @@ static enum img_err detect_prealloc(struct img *img, struct q2 *q)
             }
             while (j + m < k && rbo[j + m] == rbo[j] + m * csize)
                 m++;
-            err = q2_read_zf(img, rbo[j], m * csize, q->batch.buf + j * csize);
+            err = img_read_zf(img, rbo[j], m * csize, q->batch.buf + j * csize);
             if (err != IMG_OK)
                 return err;
             j += m;

@@ -5,24 +5,6 @@
 #include "rt.h"
 #include "rt_fmt.h"
 
-enum img_err q2_read_zf(struct img *img, uint64_t off, uint64_t len, void *buf)
-{
-    uint64_t size = img->io->size;
-    uint64_t n = 0;
-
-    if (off < size)
-        n = len < size - off ? len : size - off;
-    if (n > 0) {
-        enum img_err err = img_read(img, off, n, buf);
-
-        if (err != IMG_OK)
-            return err;
-    }
-    /* qemu's block layer reads zeros past the end of the file. */
-    memset((uint8_t *)buf + n, 0, (size_t)(len - n));
-    return IMG_OK;
-}
-
 enum q2_table q2_table_check(const struct q2 *q, uint64_t off, uint64_t entries,
                              uint64_t entry_len, uint64_t max_bytes)
 {

@@ -23,14 +23,6 @@
 #define QED_WINDOW (1ull << 20)                   /* bytes of a table per read */
 #define QED_NONE UINT64_MAX
 
-/* A table read in windows. */
-struct qed_table {
-    uint64_t off;    /* byte offset of the table in the file */
-    uint8_t *win;    /* QED_WINDOW bytes */
-    uint64_t first;  /* index of the first entry in win */
-    uint64_t count;  /* entries held in win (0: none) */
-};
-
 struct qed_state {
     uint64_t cluster_size; /* bytes, a power of two */
     uint32_t cluster_bits; /* log2(cluster_size) */
@@ -39,8 +31,8 @@ struct qed_state {
     uint32_t l1_shift;     /* log2(guest bytes per L1 entry) */
     uint64_t file_size;    /* the file size, up to a sector, down to a cluster */
     uint64_t data_start;   /* header_size * cluster_size: lowest valid cluster */
-    struct qed_table l1;
-    struct qed_table l2;
+    struct img_table l1;   /* little-endian u64 entries, nelems of them */
+    struct img_table l2;
     uint64_t l2_for;       /* L1 index whose table l2 is, or QED_NONE */
     uint64_t prev_j;       /* last L2 index looked at in it, or QED_NONE */
     uint64_t prev;         /* its entry */
@@ -64,17 +56,6 @@ static bool qed_pow2(uint64_t v)
     return v != 0 && (v & (v - 1)) == 0;
 }
 
-/* Read as QEMU does: the part past EOF reads as zeros. */
-static enum img_err qed_pread(struct img *img, uint64_t off, uint64_t len, uint8_t *buf)
-{
-    uint64_t size = img->io->size;
-    uint64_t n = 0;
-
-    if (off < size)
-        n = len < size - off ? len : size - off;
-    memset(buf + n, 0, (size_t)(len - n));
-    return img_read(img, off, n, buf);
-}
 
 /* qed_check_cluster_offset(): aligned, past the header, inside the file. */
 static bool qed_cluster_ok(const struct qed_state *s, uint64_t off)
@@ -94,25 +75,6 @@ static bool qed_table_ok(const struct qed_state *s, uint64_t off)
     return qed_cluster_ok(s, off) && qed_cluster_ok(s, last);
 }
 
-/* Entry `i` of table `t` (every entry lies inside the file). */
-static enum img_err qed_entry(struct img *img, const struct qed_state *s, struct qed_table *t,
-                              uint64_t i, uint64_t *out)
-{
-    if (t->count == 0 || i < t->first || i - t->first >= t->count) {
-        uint64_t n = s->nelems - i;
-        enum img_err err;
-
-        if (n > QED_WINDOW / 8)
-            n = QED_WINDOW / 8;
-        err = qed_pread(img, t->off + i * 8, n * 8, t->win);
-        if (err != IMG_OK)
-            return err;
-        t->first = i;
-        t->count = n;
-    }
-    *out = img_le64(t->win + (i - t->first) * 8);
-    return IMG_OK;
-}
 
 static int qed_probe(const uint8_t *buf, size_t len)
 {
@@ -133,7 +95,7 @@ static enum img_err qed_open(struct img *img)
     uint32_t header_size;
     enum img_err err;
 
-    err = qed_pread(img, 0, sizeof(h), h);
+    err = img_read_zf(img, 0, sizeof(h), h);
     if (err != IMG_OK)
         return err;
     /* Reachable with -f qed only: the probe needs the magic. */
@@ -189,7 +151,7 @@ static enum img_err qed_open(struct img *img)
         /* QEMU's name buffer is PATH_MAX bytes. */
         if (len > QED_MAX_BACKING_LEN)
             return img_fail(img, IMG_ERR_OPEN, "Failed to read backing filename");
-        err = qed_pread(img, off, len, (uint8_t *)name);
+        err = img_read_zf(img, off, len, (uint8_t *)name);
         if (err != IMG_OK)
             return err;
         /* An empty name (a leading NUL) opens no backing file.  The
@@ -203,6 +165,9 @@ static enum img_err qed_open(struct img *img)
      * an I/O error could fail it.  instar streams it during the walk. */
     s->l1.win = img_alloc(img->arena, QED_WINDOW);
     s->l2.win = img_alloc(img->arena, QED_WINDOW);
+    s->l1.win_bytes = s->l2.win_bytes = QED_WINDOW;
+    s->l1.esize = s->l2.esize = 8;
+    s->l1.entries = s->l2.entries = s->nelems;
     if (s->l1.win == NULL || s->l2.win == NULL)
         return img_fail(img, IMG_ERR_NOMEM, "out of memory");
     s->l2_for = QED_NONE;
@@ -247,7 +212,7 @@ static enum img_err qed_l2_status(struct img *img, struct qed_state *s, uint64_t
         *out = s->prev_st;
         return IMG_OK;
     }
-    err = qed_entry(img, s, &s->l2, j, &v);
+    err = img_table_entry(img, &s->l2, j, &v);
     if (err != IMG_OK)
         return err;
     if (v == QED_UNALLOCATED) {
@@ -289,7 +254,7 @@ static enum img_err qed_map(struct img *img, uint64_t off, uint64_t max, struct 
 
         if (seg_end > end)
             seg_end = end;
-        err = qed_entry(img, s, &s->l1, i, &l2_off);
+        err = img_table_entry(img, &s->l1, i, &l2_off);
         if (err != IMG_OK)
             return err;
         if (l2_off != QED_UNALLOCATED) {

@@ -19,27 +19,12 @@
 #define VDI_WINDOW (1ull << 20) /* bytes of block map per read */
 
 struct vdi_state {
-    uint64_t bmap_off;       /* byte offset of the block map */
-    uint64_t blocks;         /* block map entries */
+    struct img_table bmap;   /* the block map: little-endian u32 entries */
     uint64_t data_off;       /* byte offset of block 0 */
     bool is_static;          /* image type 2: ask the host file */
-    uint8_t *win;            /* VDI_WINDOW bytes of the block map */
-    uint64_t first;          /* index of the first entry in win */
-    uint64_t count;          /* entries held in win (0: none) */
     struct abi_extent ext;   /* the host extent last asked for (length 0: none) */
 };
 
-/* Read as QEMU does: the part past EOF reads as zeros. */
-static enum img_err vdi_pread(struct img *img, uint64_t off, uint64_t len, uint8_t *buf)
-{
-    uint64_t size = img->io->size;
-    uint64_t n = 0;
-
-    if (off < size)
-        n = len < size - off ? len : size - off;
-    memset(buf + n, 0, (size_t)(len - n));
-    return img_read(img, off, n, buf);
-}
 
 static bool vdi_is_zero(const uint8_t *p, size_t n)
 {
@@ -72,7 +57,7 @@ static enum img_err vdi_open(struct img *img)
     uint32_t blocks;
     enum img_err err;
 
-    err = vdi_pread(img, 0, sizeof(h), h);
+    err = img_read_zf(img, 0, sizeof(h), h);
     if (err != IMG_OK)
         return err;
     disk_size = img_le64(h + VDI_HDR_DISK_SIZE);
@@ -133,11 +118,13 @@ static enum img_err vdi_open(struct img *img)
     s = img_alloc(img->arena, sizeof(*s));
     if (s == NULL)
         return img_fail(img, IMG_ERR_NOMEM, "out of memory");
-    s->win = img_alloc(img->arena, VDI_WINDOW);
-    if (s->win == NULL)
+    s->bmap.win = img_alloc(img->arena, VDI_WINDOW);
+    s->bmap.win_bytes = VDI_WINDOW;
+    s->bmap.esize = 4;
+    if (s->bmap.win == NULL)
         return img_fail(img, IMG_ERR_NOMEM, "out of memory");
-    s->bmap_off = bmap_off;
-    s->blocks = blocks;
+    s->bmap.off = bmap_off;
+    s->bmap.entries = blocks;
     s->data_off = data_off;
     s->is_static = img_le32(h + VDI_HDR_IMAGE_TYPE) == VDI_TYPE_STATIC;
     img->state = s;
@@ -145,24 +132,6 @@ static enum img_err vdi_open(struct img *img)
     return IMG_OK;
 }
 
-/* Block map entry `i` (< blocks), read in windows as the walk advances. */
-static enum img_err vdi_entry(struct img *img, struct vdi_state *s, uint64_t i, uint32_t *out)
-{
-    if (s->count == 0 || i < s->first || i - s->first >= s->count) {
-        uint64_t n = s->blocks - i;
-        enum img_err err;
-
-        if (n > VDI_WINDOW / 4)
-            n = VDI_WINDOW / 4;
-        err = vdi_pread(img, s->bmap_off + i * 4, n * 4, s->win);
-        if (err != IMG_OK)
-            return err;
-        s->first = i;
-        s->count = n;
-    }
-    *out = img_le32(s->win + (i - s->first) * 4);
-    return IMG_OK;
-}
 
 /* What the host file holds at `host`, for at most `max` bytes: QEMU's
  * recursion into the file for static images (past EOF: zeros). */
@@ -200,12 +169,12 @@ static enum img_err vdi_map(struct img *img, uint64_t off, uint64_t max, struct 
         uint64_t in_block = pos & (VDI_BLOCK_SIZE - 1);
         uint64_t seg_end = pos - in_block + VDI_BLOCK_SIZE;
         enum img_status cur = IMG_UNALLOC;
-        uint32_t e;
+        uint64_t e;
         enum img_err err;
 
         if (seg_end > end)
             seg_end = end;
-        err = vdi_entry(img, s, i, &e);
+        err = img_table_entry(img, &s->bmap, i, &e);
         if (err != IMG_OK)
             return err;
         if (e >= VDI_DISCARDED) {
