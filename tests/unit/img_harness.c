@@ -367,23 +367,42 @@ bool harness_refuses_past_eof(const char *path, const char *format, const char *
     return ok;
 }
 
-void harness_poke_le(const char *dir, const char *name, uint64_t off, uint64_t v, size_t len)
+static void harness_io(const char *dir, const char *name, uint64_t off, void *buf, size_t len,
+                       bool write)
 {
     char path[512];
-    uint8_t b[8];
     int fd;
+    ssize_t n;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    fd = open(path, write ? O_WRONLY : O_RDONLY);
+    n = fd < 0 ? -1 : write ? pwrite(fd, buf, len, (off_t)off) : pread(fd, buf, len, (off_t)off);
+    if (n != (ssize_t)len) {
+        fprintf(stderr, "harness: cannot %s %s\n", write ? "write" : "read", path);
+        abort();
+    }
+    close(fd);
+}
+
+void harness_poke(const char *dir, const char *name, uint64_t off, const void *buf, size_t len)
+{
+    harness_io(dir, name, off, (void *)(uintptr_t)buf, len, true);
+}
+
+void harness_peek(const char *dir, const char *name, uint64_t off, void *buf, size_t len)
+{
+    harness_io(dir, name, off, buf, len, false);
+}
+
+void harness_poke_le(const char *dir, const char *name, uint64_t off, uint64_t v, size_t len)
+{
+    uint8_t b[8];
 
     if (len > sizeof(b))
         abort();
     for (size_t i = 0; i < len; i++)
         b[i] = (uint8_t)(v >> (8 * i));
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    fd = open(path, O_WRONLY);
-    if (fd < 0 || pwrite(fd, b, len, (off_t)off) != (ssize_t)len) {
-        fprintf(stderr, "harness: cannot write %s\n", path);
-        abort();
-    }
-    close(fd);
+    harness_poke(dir, name, off, b, len);
 }
 
 void harness_copy(const char *dir, const char *src, const char *dst)

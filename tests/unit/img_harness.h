@@ -68,6 +68,9 @@ void harness_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 bool harness_refuses_past_eof(const char *path, const char *format, const char *qemu_args);
 
 /* True when both maps are equal; prints the first difference otherwise. */
+/* Write (read) `len` bytes at `off` of DIR/NAME; aborts on failure. */
+void harness_poke(const char *dir, const char *name, uint64_t off, const void *buf, size_t len);
+void harness_peek(const char *dir, const char *name, uint64_t off, void *buf, size_t len);
 /* Write `len` (≤ 8) bytes of `v`, little-endian, at `off` of DIR/NAME. */
 void harness_poke_le(const char *dir, const char *name, uint64_t off, uint64_t v, size_t len);
 /* cp --sparse=always DIR/SRC DIR/DST. */

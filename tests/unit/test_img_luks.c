@@ -25,16 +25,9 @@ static void path_of(char *buf, size_t size, const char *name)
     snprintf(buf, size, "%s/%s", dir, name);
 }
 
-static void poke(const char *name, long off, const void *bytes, size_t len)
+static void poke(const char *name, long off, const void *buf, size_t len)
 {
-    char path[256];
-    int fd;
-
-    path_of(path, sizeof(path), name);
-    fd = open(path, O_WRONLY);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(pwrite(fd, bytes, len, off), (ssize_t)len);
-    close(fd);
+    harness_poke(dir, name, (uint64_t)off, buf, len);
 }
 
 static void poke_be32(const char *name, long off, uint32_t v)
@@ -55,7 +48,7 @@ static void poke_str(const char *name, long off, const char *s)
 
 static void copy(const char *src, const char *dst)
 {
-    harness_sh("cd %s && cp --sparse=always %s %s", dir, src, dst);
+    harness_copy(dir, src, dst);
 }
 
 /* Key slot `i`'s field at `field` (see luks_spec.h). */

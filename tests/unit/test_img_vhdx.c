@@ -25,28 +25,14 @@ static void path_of(char *path, size_t size, const char *name)
     snprintf(path, size, "%s/%s", dir, name);
 }
 
-static void poke(const char *name, uint64_t off, const void *buf, size_t n)
+static void poke(const char *name, uint64_t off, const void *buf, size_t len)
 {
-    char path[256];
-    int fd;
-
-    path_of(path, sizeof(path), name);
-    fd = open(path, O_WRONLY);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(pwrite(fd, buf, n, (off_t)off), (ssize_t)n);
-    close(fd);
+    harness_poke(dir, name, (uint64_t)off, buf, len);
 }
 
 static void peek(const char *name, uint64_t off, void *buf, size_t n)
 {
-    char path[256];
-    int fd;
-
-    path_of(path, sizeof(path), name);
-    fd = open(path, O_RDONLY);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(pread(fd, buf, n, (off_t)off), (ssize_t)n);
-    close(fd);
+    harness_peek(dir, name, off, buf, n);
 }
 
 static void put_le(uint8_t *p, uint64_t v, size_t n)
@@ -105,7 +91,7 @@ static void poke_headers(const char *name, uint64_t field, uint64_t v, size_t n)
 
 static void copy(const char *from, const char *to)
 {
-    harness_sh("cd %s && cp --sparse=always %s %s", dir, from, to);
+    harness_copy(dir, from, to);
 }
 
 static void check_map(const char *name, const char *fmt, const char *qargs)

@@ -22,16 +22,9 @@ static void path_of(char *path, size_t size, const char *name)
 
 /* ---- byte-level helpers ------------------------------------------------- */
 
-static void poke(const char *name, uint64_t off, const void *buf, size_t n)
+static void poke(const char *name, uint64_t off, const void *buf, size_t len)
 {
-    char path[256];
-    int fd;
-
-    path_of(path, sizeof(path), name);
-    fd = open(path, O_WRONLY);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(pwrite(fd, buf, n, (off_t)off), (ssize_t)n);
-    close(fd);
+    harness_poke(dir, name, (uint64_t)off, buf, len);
 }
 
 static void poke_le(const char *name, uint64_t off, uint64_t v, size_t n)
@@ -65,7 +58,7 @@ static void write_file(const char *name, const void *buf, size_t n)
  * §9.3: the host's data map must not depend on the page cache). */
 static void copy(const char *from, const char *to)
 {
-    harness_sh("cd %s && cp --sparse=always %s %s", dir, from, to);
+    harness_copy(dir, from, to);
 }
 
 /* ---- comparisons --------------------------------------------------------- */

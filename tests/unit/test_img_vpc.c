@@ -31,28 +31,14 @@ static uint64_t file_size(const char *name)
     return (uint64_t)st.st_size;
 }
 
-static void poke(const char *name, uint64_t off, const void *buf, size_t n)
+static void poke(const char *name, uint64_t off, const void *buf, size_t len)
 {
-    char path[256];
-    int fd;
-
-    path_of(path, sizeof(path), name);
-    fd = open(path, O_WRONLY);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(pwrite(fd, buf, n, (off_t)off), (ssize_t)n);
-    close(fd);
+    harness_poke(dir, name, (uint64_t)off, buf, len);
 }
 
 static void peek(const char *name, uint64_t off, void *buf, size_t n)
 {
-    char path[256];
-    int fd;
-
-    path_of(path, sizeof(path), name);
-    fd = open(path, O_RDONLY);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(pread(fd, buf, n, (off_t)off), (ssize_t)n);
-    close(fd);
+    harness_peek(dir, name, off, buf, n);
 }
 
 /* Big-endian store of `n` bytes. */
@@ -95,7 +81,7 @@ static void poke_footer(const char *name, bool dynamic, uint64_t field, const vo
 
 static void copy(const char *from, const char *to)
 {
-    harness_sh("cd %s && cp --sparse=always %s %s", dir, from, to);
+    harness_copy(dir, from, to);
 }
 
 /* Open `name` with `fmt` (NULL: probe), compare the walk with qemu-img map
