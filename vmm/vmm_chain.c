@@ -1,8 +1,10 @@
 /* vmm_chain.c: backing chains under the path policy, and the sandboxed run.
  *
- * The guest reports the name of a backing file (ABI_ERROR_NEED_BACKING); the
- * host alone decides whether to open it.  It resolves the name as qemu does
- * (relative to the referring image's directory), normalises it as text and
+ * The guest reports the name of a file an image needs -- a backing file, a
+ * qcow2 data file, a vmdk extent file (ABI_ERROR_NEED_*); the host alone
+ * decides whether to open it.  It resolves the name as qemu does (relative
+ * to the referring image's directory; a data file's to the working
+ * directory), normalises it as text and
  * opens it only when it lies inside an allowed directory -- the directory
  * of the image named on the command line, and each --allow-path -- through
  * openat2(RESOLVE_BENEATH) from that directory, so that no symbolic link
