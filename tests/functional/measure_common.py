@@ -57,6 +57,27 @@ def compare(instar, args, env=None, cwd=None):
     return diffs
 
 
+# A file system call in an `strace -e trace=%file` log: name, dirfd, path.
+PATH_CALL = re.compile(r'^\d+\s+(\w+)\((AT_FDCWD, |\d+, )?"((?:[^"\\]|\\.)*)"')
+
+
+def strace_paths(trace, beneath):
+    """The paths the calls in strace log `trace` name.  A relative name
+    looked up beneath a directory descriptor (instar's openat2 under its
+    path policy) is joined to `beneath`; getcwd names the process's
+    directory and looks nothing up."""
+    paths = set()
+    with open(trace, errors="replace") as f:
+        for line in f:
+            m = PATH_CALL.match(line)
+            if m and m.group(3) and m.group(1) != "getcwd":
+                p = m.group(3).encode().decode("unicode_escape")
+                if m.group(2) and m.group(2)[0].isdigit() and not p.startswith("/"):
+                    p = os.path.join(beneath, p)
+                paths.add(p)
+    return paths
+
+
 def kvm_available():
     return os.access("/dev/kvm", os.R_OK | os.W_OK)
 

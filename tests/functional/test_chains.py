@@ -34,7 +34,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from measure_common import compare, kvm_available, run  # noqa: E402
+from measure_common import compare, kvm_available, run, strace_paths  # noqa: E402
 
 # Formats whose images record a backing file, and formats a backing file
 # may have.
@@ -318,7 +318,6 @@ def traced(c, d, img, other):
     if shutil.which("strace") is None:
         c.problems.append("strace is missing (scripts/install-deps.sh installs it)")
         return
-    call = re.compile(r'^\d+\s+(\w+)\((AT_FDCWD, |\d+, )?"((?:[^"\\]|\\.)*)"')
     trace = os.path.join(d, "trace.log")
     base = set()
     for args in [["--size", "1G"]] + [[os.path.join(img, f"{n}.qcow2")]
@@ -327,17 +326,9 @@ def traced(c, d, img, other):
         p = subprocess.run(["strace", "-f", "-qq", "--seccomp-bpf", "-e", "trace=%file", "-o",
                             trace, os.path.abspath(c.instar), "measure"] + args,
                            capture_output=True, text=True)
-        paths = set()
-        with open(trace, errors="replace") as f:
-            for line in f:
-                m = call.match(line)
-                if m and m.group(3) and m.group(1) != "getcwd":
-                    name = m.group(3).encode().decode("unicode_escape")
-                    # Relative names are looked up beneath a directory
-                    # descriptor: the image's directory, the only one allowed.
-                    if m.group(2) and m.group(2)[0].isdigit() and not name.startswith("/"):
-                        name = os.path.join(img, name)
-                    paths.add(os.path.normpath(name))
+        # Relative names are looked up beneath the image's directory, the
+        # only one allowed.
+        paths = {os.path.normpath(p) for p in strace_paths(trace, img)}
         if args[0] == "--size":
             base = paths
             continue

@@ -34,7 +34,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import malformed  # noqa: E402
-from measure_common import data_extents, kvm_available, normalise_qemu_stderr  # noqa: E402
+from measure_common import (data_extents, kvm_available, normalise_qemu_stderr,  # noqa: E402
+                            strace_paths)
 
 DEADLINE_S = 5.0
 GUEST_RAM_KIB = 64 * 1024
@@ -55,8 +56,7 @@ DOCUMENTED = [
     (r"not a regular file|requires .* to be a regular file", "non-regular files"),
 ]
 
-PATH_CALL = re.compile(r'^\d+\s+(\w+)\((AT_FDCWD, |\d+, )?"((?:[^"\\]|\\.)*)"')
-# A relative name looked up beneath a directory descriptor (openat2).
+# Stands for the image's directory in relative names looked up beneath it.
 BENEATH = "<beneath>"
 
 
@@ -133,17 +133,7 @@ def traced_run(instar, args, trace):
         err.seek(0)
         stdout = out.read().decode(errors="replace")
         stderr = err.read().decode(errors="replace")
-    paths = set()
-    with open(trace, errors="replace") as f:
-        for line in f:
-            m = PATH_CALL.match(line)
-            # getcwd reports the process's directory; it looks nothing up.
-            if m and m.group(3) and m.group(1) != "getcwd":
-                p = m.group(3).encode().decode("unicode_escape")
-                if m.group(2) and m.group(2)[0].isdigit() and not p.startswith("/"):
-                    p = os.path.join(BENEATH, p)
-                paths.add(p)
-    return proc.returncode, stdout, stderr, secs, rss, paths
+    return proc.returncode, stdout, stderr, secs, rss, strace_paths(trace, BENEATH)
 
 
 def qemu(args):
