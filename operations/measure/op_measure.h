@@ -47,9 +47,9 @@ struct op_source {
 };
 
 /* Open device 0 as the source image: probe or pin its format, validate it,
- * apply the snapshot rule; then its backing chain, device k holding the
- * backing file of link k - 1.  When a link names a backing file and no
- * device holds it, ABI_ERROR_NEED_BACKING asks the host for it.  On failure
+ * apply the snapshot rule; then the files it names (data file, extent
+ * files, backing chain), each on the next device.  When a file is needed
+ * and no device holds it, ABI_ERROR_NEED_* asks the host for it.  On failure
  * the error has been sent (qemu's text) and false is returned. */
 bool op_source_open(const struct abi_call_table *ct, const struct abi_measure_ext *ext,
                     struct op_source *src);

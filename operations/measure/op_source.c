@@ -1,10 +1,13 @@
 /* op_source.c: measuring from a source image on device 0.
  *
  * qemu-img's order: open the source (probe the format unless -f pinned it,
- * validate its headers), load a snapshot if asked, and only in the target's
- * measure function walk the block status from 0 to the virtual size.  The
- * walk streams extents into a unit tracker (crates/measure): memory stays
- * O(1) whatever the disk size, and fragmented sources are counted exactly.
+ * validate its headers), then the files it names -- its data file, extent
+ * files and backing chain, each on the next device the host gave, or asked
+ * for with ABI_ERROR_NEED_* -- load a snapshot if asked, and only in the
+ * target's measure function walk the block status, composed through the
+ * chain, from 0 to the virtual size.  The walk streams extents into a unit
+ * tracker (crates/measure): memory stays O(1) whatever the disk size, and
+ * fragmented sources are counted exactly.
  */
 #include "op_measure.h"
 
