@@ -90,7 +90,7 @@ static char *lexical(const char *cwd, const char *path)
     return out;
 }
 
-bool vmm_chain_init(struct vmm_chain *c, const struct vmm_device *top, const char *top_path,
+void vmm_chain_init(struct vmm_chain *c, const struct vmm_device *top, const char *top_path,
                     char *const *allow, size_t n_allow)
 {
     char *dir = strndup(top_path, dir_len(top_path));
@@ -119,7 +119,6 @@ bool vmm_chain_init(struct vmm_chain *c, const struct vmm_device *top, const cha
         c->allow_fd[i + 1] = -1;
     }
     c->n_allow = n_allow + 1;
-    return true;
 }
 
 /* At the first backing file: the allowed directories as absolute paths. */
@@ -137,6 +136,15 @@ static bool absolute_dirs(struct vmm_chain *c)
         c->allow[i] = abs;
     }
     return true;
+}
+
+const char *vmm_chain_image(const struct vmm_chain *c, uint32_t depth)
+{
+    for (uint32_t i = 0; i < c->n; i++) {
+        if (c->kind[i] == VMM_LINK_IMAGE && c->depth[i] == depth)
+            return c->name[i];
+    }
+    return NULL;
 }
 
 void vmm_chain_free(struct vmm_chain *c)
@@ -179,9 +187,9 @@ static const char *below(const char *path, const char *dir)
 }
 
 /* Print "Could not open 'ARG': " and one "Could not open backing file: " per
- * level down to the file being opened (c->nesting), then the message. */
-__attribute__((format(printf, 3, 4))) static void refuse(const struct vmm_chain *c,
-                                                         const char *arg, const char *fmt, ...)
+ * level down to the file being opened (`nesting`), then the message. */
+__attribute__((format(printf, 3, 4))) static void refuse(uint32_t nesting, const char *arg,
+                                                         const char *fmt, ...)
 {
     char msg[1024];
     char prefixes[sizeof(PREFIX) * ABI_MAX_DEVICES + 1] = "";
@@ -190,7 +198,7 @@ __attribute__((format(printf, 3, 4))) static void refuse(const struct vmm_chain 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    for (uint32_t i = 0; i < c->nesting && i < ABI_MAX_DEVICES; i++)
+    for (uint32_t i = 0; i < nesting && i < ABI_MAX_DEVICES; i++)
         strcat(prefixes, PREFIX);
     vmm_error("Could not open '%s': %s%s", arg, prefixes, msg);
 }
@@ -277,6 +285,7 @@ bool vmm_chain_follow(struct vmm_chain *c, const char *arg, const char *name,
     static const char *const what[] = {"backing file", "data file", "extent file"};
     uint32_t ref = c->n - 1;
     uint32_t images = 0;
+    uint32_t nesting;
     char *path = NULL;
     char *abs = NULL;
     struct stat st;
@@ -290,26 +299,26 @@ bool vmm_chain_follow(struct vmm_chain *c, const char *arg, const char *name,
         images += c->kind[i] == VMM_LINK_IMAGE;
     /* A backing file's errors nest one level below its image; a data or
      * extent file's belong to its image. */
-    c->nesting = c->depth[ref] + (kind == VMM_LINK_IMAGE ? 1 : 0);
+    nesting = c->depth[ref] + (kind == VMM_LINK_IMAGE ? 1 : 0);
     if (strncmp(name, "json:", 5) == 0) {
-        refuse(c, arg, "'%s': instar does not follow json: %s names", name, what[kind]);
+        refuse(nesting, arg, "'%s': instar does not follow json: %s names", name, what[kind]);
         return false;
     }
     if (has_protocol(name)) {
-        refuse(c, arg, "'%s' names a protocol; instar opens only local files", name);
+        refuse(nesting, arg, "'%s' names a protocol; instar opens only local files", name);
         return false;
     }
     if (kind == VMM_LINK_IMAGE && images >= VMM_MAX_IMAGES) {
-        refuse(c, arg, "'%s': the backing chain is longer than %u images", name,
+        refuse(nesting, arg, "'%s': the backing chain is longer than %u images", name,
                VMM_MAX_IMAGES);
         return false;
     }
     if (c->n >= ABI_MAX_DEVICES) {
-        refuse(c, arg, "'%s': the image needs more than %u files", name, ABI_MAX_DEVICES);
+        refuse(nesting, arg, "'%s': the image needs more than %u files", name, ABI_MAX_DEVICES);
         return false;
     }
     if (!absolute_dirs(c)) {
-        refuse(c, arg, "cannot tell the current directory: %s", strerror(errno));
+        refuse(nesting, arg, "cannot tell the current directory: %s", strerror(errno));
         return false;
     }
     /* qemu resolves backing and extent file names against the referring
@@ -338,7 +347,7 @@ bool vmm_chain_follow(struct vmm_chain *c, const char *arg, const char *name,
             }
         }
         if (rel == NULL) {
-            refuse(c, arg, "'%s' (%s) %s", path, abs, policy);
+            refuse(nesting, arg, "'%s' (%s) %s", path, abs, policy);
             goto out;
         }
         fd = open_beneath(c, best, rel, 0);
@@ -350,23 +359,23 @@ bool vmm_chain_follow(struct vmm_chain *c, const char *arg, const char *name,
             continue;
         }
         if (errno == EXDEV || errno == ELOOP)
-            refuse(c, arg, "'%s' leads outside the directories instar may open through a "
+            refuse(nesting, arg, "'%s' leads outside the directories instar may open through a "
                    "symbolic link; add --allow-path to allow its target", path);
         else if (c->allow_fd[best] < 0)
-            refuse(c, arg, "cannot open the allowed directory '%s': %s", c->allow[best],
+            refuse(nesting, arg, "cannot open the allowed directory '%s': %s", c->allow[best],
                    strerror(errno));
         else
-            refuse(c, arg, "Could not open '%s': %s", path, strerror(errno));
+            refuse(nesting, arg, "Could not open '%s': %s", path, strerror(errno));
         goto out;
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        refuse(c, arg, "'file' driver requires '%s' to be a regular file", path);
+        refuse(nesting, arg, "'file' driver requires '%s' to be a regular file", path);
         goto out;
     }
     for (uint32_t i = 0; i < c->n && kind == VMM_LINK_IMAGE; i++) {
         if (c->kind[i] == VMM_LINK_IMAGE && c->st_dev[i] == st.st_dev &&
             c->st_ino[i] == st.st_ino) {
-            refuse(c, arg, "'%s': the backing chain loops back to '%s'", path, c->name[i]);
+            refuse(nesting, arg, "'%s': the backing chain loops back to '%s'", path, c->name[i]);
             goto out;
         }
     }
@@ -376,7 +385,7 @@ bool vmm_chain_follow(struct vmm_chain *c, const char *arg, const char *name,
     c->st_dev[c->n] = st.st_dev;
     c->st_ino[c->n] = st.st_ino;
     c->kind[c->n] = kind;
-    c->depth[c->n] = c->nesting;
+    c->depth[c->n] = nesting;
     c->name[c->n] = path;
     c->n++;
     path = NULL;

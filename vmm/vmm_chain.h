@@ -27,7 +27,6 @@ struct vmm_chain {
     char *name[ABI_MAX_DEVICES];         /* each file's name as qemu prints it */
     enum vmm_link_kind kind[ABI_MAX_DEVICES];
     uint32_t depth[ABI_MAX_DEVICES];     /* backing levels above it (0: the top's) */
-    uint32_t nesting;                    /* levels of the file being judged */
     dev_t st_dev[ABI_MAX_DEVICES];       /* identity, for loop detection */
     ino_t st_ino[ABI_MAX_DEVICES];
     char *cwd;                           /* set at the first backing file */
@@ -40,7 +39,7 @@ struct vmm_chain {
 /* Start a chain at the opened top image (its descriptor stays the caller's).
  * The allowed directories are the top's directory and `allow`; nothing is
  * looked up until a backing file is followed. */
-bool vmm_chain_init(struct vmm_chain *c, const struct vmm_device *top, const char *top_path,
+void vmm_chain_init(struct vmm_chain *c, const struct vmm_device *top, const char *top_path,
                     char *const *allow, size_t n_allow);
 /* The last image opened names the file `name` (the guest's words, printable
  * ASCII) as its backing file (`kind` VMM_LINK_IMAGE), data file or extent
@@ -48,6 +47,9 @@ bool vmm_chain_init(struct vmm_chain *c, const struct vmm_device *top, const cha
  * "Could not open '<arg>': ..." with qemu's nesting and returns false. */
 bool vmm_chain_follow(struct vmm_chain *c, const char *arg, const char *name,
                       enum vmm_link_kind kind);
+/* The name of the chain's image `depth` backing levels below the top, or
+ * NULL. */
+const char *vmm_chain_image(const struct vmm_chain *c, uint32_t depth);
 void vmm_chain_free(struct vmm_chain *c);
 
 /* Run fn in a forked child and return its exit status; a child killed by a

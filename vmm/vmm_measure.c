@@ -424,7 +424,7 @@ static int report_failure(const struct vmm_measure_args *a, const struct vmm_run
                 k++;
             }
             if (k > 0)
-                file = k < a->n_links ? a->link_names[k] : "";
+                file = a->chain != NULL ? vmm_chain_image(a->chain, k) : NULL;
             vmm_error("Could not open '%s': %.*sCould not open '%s': %s",
                       a->filename != NULL ? a->filename : "", (int)(rest - rep->error_message),
                       rep->error_message, file != NULL ? file : "", rest);
@@ -437,7 +437,7 @@ static int report_failure(const struct vmm_measure_args *a, const struct vmm_run
         case ABI_ERROR_NEED_DATA_FILE:
         case ABI_ERROR_NEED_EXTENT:
             /* A source run takes this request before printing anything. */
-            vmm_error("guest protocol violation: a backing file asked for without a source");
+            vmm_error("guest protocol violation: a file asked for without a source");
             return VMM_EXIT_GUEST_FAULT;
         default:
             vmm_error("%s", rep->error_message);
@@ -716,8 +716,9 @@ struct source_run {
 };
 
 /* In the sandbox child: run the guest, then print its result -- or, when
- * the guest asks for a backing file, leave the name in `req` for the
- * parent and print nothing. */
+ * the guest asks for a file, leave the request in `req` for the parent
+ * (its ABI_ERROR_NEED_* code as the first byte, then the name) and print
+ * nothing. */
 static int source_run(void *arg, char *req, size_t req_size)
 {
     const struct source_run *s = arg;
@@ -728,12 +729,7 @@ static int source_run(void *arg, char *req, size_t req_size)
         (r.report.error_status == ABI_ERROR_NEED_BACKING ||
          r.report.error_status == ABI_ERROR_NEED_DATA_FILE ||
          r.report.error_status == ABI_ERROR_NEED_EXTENT)) {
-        /* 'B', 'D' or 'E', then the name. */
-        snprintf(req, req_size, "%c%s",
-                 r.report.error_status == ABI_ERROR_NEED_BACKING     ? 'B'
-                 : r.report.error_status == ABI_ERROR_NEED_DATA_FILE ? 'D'
-                                                                     : 'E',
-                 r.report.error_message);
+        snprintf(req, req_size, "%c%s", (char)r.report.error_status, r.report.error_message);
         return VMM_EXIT_OK;
     }
     if (r.outcome != VMM_RUN_OK || r.report.have_error)
@@ -787,27 +783,24 @@ static int measure_source(struct vmm_measure_args *a, struct vmm_device *dev)
         goto out;
     if (!ok)
         page.ext.source_flags |= ABI_MEASURE_SRC_PROBE_ONLY;
-    if (!vmm_chain_init(&chain, dev, src.path, a->allow_paths, a->n_allow_paths))
-        goto out;
+    vmm_chain_init(&chain, dev, src.path, a->allow_paths, a->n_allow_paths);
+    a->chain = &chain;
     run = (struct source_run){a, &page, &chain, pending, ok};
     for (;;) {
-        a->link_names = chain.name;
-        a->n_links = chain.n;
         rc = vmm_sandboxed_run(source_run, &run, req, sizeof(req));
         if (req[0] == '\0')
             break;
-        vmm_debug("the guest asks for file '%s' (%c)", req + 1, req[0]);
+        vmm_debug("the guest asks for file '%s' (request %d)", req + 1, req[0]);
         if (!vmm_chain_follow(&chain, a->filename, req + 1,
-                              req[0] == 'B'   ? VMM_LINK_IMAGE
-                              : req[0] == 'D' ? VMM_LINK_DATA
-                                              : VMM_LINK_EXTENT)) {
+                              req[0] == ABI_ERROR_NEED_BACKING     ? VMM_LINK_IMAGE
+                              : req[0] == ABI_ERROR_NEED_DATA_FILE ? VMM_LINK_DATA
+                                                                   : VMM_LINK_EXTENT)) {
             rc = VMM_EXIT_ERROR;
             break;
         }
     }
 out:
-    a->link_names = NULL;
-    a->n_links = 0;
+    a->chain = NULL;
     vmm_chain_free(&chain);
     free(pending);
     vmm_source_free(&src);

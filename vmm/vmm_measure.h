@@ -4,6 +4,8 @@
 
 #include "vmm.h"
 
+struct vmm_chain;
+
 enum vmm_target_kind {
     VMM_TARGET_MEASURE,    /* measured (by qemu-img, or by instar only) */
     VMM_TARGET_NO_MEASURE, /* "Block driver '%s' does not support size measurement" */
@@ -35,8 +37,7 @@ struct vmm_measure_args {
     uint32_t timeout_ms;       /* 0 = default */
     char **allow_paths;        /* --allow-path DIRs (the array is owned) */
     size_t n_allow_paths;
-    char *const *link_names;   /* the chain's names, top first (set when run) */
-    uint32_t n_links;
+    const struct vmm_chain *chain; /* the source's chain (set when run) */
 };
 
 /* Parse `measure` argv (argv[0] is "measure") in qemu-img's order, with its

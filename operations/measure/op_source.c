@@ -140,17 +140,12 @@ static void file_init(struct op_source *src, struct op_file *f, uint32_t dev)
     f->io.extent = io_extent;
 }
 
-/* The next device, or false when the host has not given it yet: then ask
- * for it with `code` (the name must be printable ASCII for the host). */
-static bool take_device(struct op_source *src, uint32_t k, uint32_t code, const char *name,
-                        uint32_t *dev)
+/* Ask the host for the file `name` link `k` needs, with `code` (the name
+ * must be printable ASCII for the host).  Always false: the run stops. */
+static bool ask(struct op_source *src, uint32_t k, uint32_t code, const char *name)
 {
     struct img *img = &src->link[k].img;
 
-    if (src->next_dev < src->devices) {
-        *dev = src->next_dev++;
-        return true;
-    }
     for (const char *p = name; *p != '\0'; p++) {
         if (*p < 0x20 || *p > 0x7E) {
             rt_format(img->err, sizeof(img->err), "%s file names with bytes outside printable "
@@ -164,6 +159,18 @@ static bool take_device(struct op_source *src, uint32_t k, uint32_t code, const 
     }
     src->ct->send_error(code, "measure", name);
     return false;
+}
+
+/* The next device, or false when the host has not given it yet: then it
+ * is asked for. */
+static bool take_device(struct op_source *src, uint32_t k, uint32_t code, const char *name,
+                        uint32_t *dev)
+{
+    if (src->next_dev < src->devices) {
+        *dev = src->next_dev++;
+        return true;
+    }
+    return ask(src, k, code, name);
 }
 
 /* Set up link `k` on device `dev`: its I/O over the device, the shared arena. */
@@ -208,9 +215,9 @@ static bool open_extent_files(struct op_source *src, uint32_t k)
     return true;
 }
 
-/* After link `k` opened: its external data file, from the next device,
- * then its extent files. */
-static bool open_data_file(struct op_source *src, uint32_t k)
+/* After link `k` opened: the files it names besides its backing file --
+ * its external data file, then its extent files -- from the next devices. */
+static bool open_named_files(struct op_source *src, uint32_t k)
 {
     struct op_link *l = &src->link[k];
     uint32_t dev = 0;
@@ -323,7 +330,7 @@ static bool open_top(struct op_source *src, const struct abi_measure_ext *ext)
         fail(src, err, true);
         return false;
     }
-    if (!open_data_file(src, 0))
+    if (!open_named_files(src, 0))
         return false;
     /* A backing file named by options: opened after the format, before
      * leftover options are refused. */
@@ -409,7 +416,7 @@ static bool open_backing(struct op_source *src, uint32_t k)
         fail_link(src, k, err, true);
         return false;
     }
-    return open_data_file(src, k) && link_opened(src, k);
+    return open_named_files(src, k) && link_opened(src, k);
 }
 
 bool op_source_open(const struct abi_call_table *ct, const struct abi_measure_ext *ext,
@@ -448,12 +455,11 @@ bool op_source_open(const struct abi_call_table *ct, const struct abi_measure_ex
             fail_link(src, k - 1, IMG_ERR_UNSUPPORTED, true);
             return false;
         }
-        if (k >= OP_MAX_LINKS || !take_device(src, k - 1, ABI_ERROR_NEED_BACKING,
-                                               prev->backing, &dev)) {
-            if (k >= OP_MAX_LINKS)
-                ct->send_error(ABI_ERROR_NEED_BACKING, "measure", prev->backing);
+        /* Past OP_MAX_LINKS the host refuses the request. */
+        if (k >= OP_MAX_LINKS)
+            return ask(src, k - 1, ABI_ERROR_NEED_BACKING, prev->backing);
+        if (!take_device(src, k - 1, ABI_ERROR_NEED_BACKING, prev->backing, &dev))
             return false;
-        }
         link_init(src, k, dev);
         if (!open_backing(src, k))
             return false;

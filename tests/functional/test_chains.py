@@ -206,6 +206,20 @@ def data_files(c, d):
     c.same("missing data file", ["-O", "qcow2", "gone.qcow2"], cwd=sub)
     create(os.path.join(sub, "over-gone.qcow2"), "qcow2", 8 * MiB, "gone.qcow2", "qcow2")
     c.same("missing data file of a backing file", ["-O", "qcow2", "over-gone.qcow2"], cwd=sub)
+    # An errno error of a backing file names that file, not the data file
+    # before it among the devices.
+    sh(["qemu-img", "create", "-q", "-f", "vmdk", "nocid.vmdk", "8M"], cwd=sub)
+    with open(os.path.join(sub, "nocid.vmdk"), "r+b") as f:
+        raw = bytearray(f.read())
+        for key in (b"CID=", b"parentCID="):
+            at = raw.find(key)
+            raw[at + len(key) - 4:at + len(key) - 1] = b"XID"
+        f.seek(0)
+        f.write(raw)
+    sh(["qemu-img", "create", "-q", "-f", "qcow2", "-u", "-o", "data_file=don.dat", "-b",
+        "nocid.vmdk", "-F", "vmdk", "dat-over-nocid.qcow2", "8M"], cwd=sub)
+    c.same("errno error of a backing file after a data file",
+           ["-O", "qcow2", "dat-over-nocid.qcow2"], cwd=sub)
     # Named from elsewhere: qemu looks in the working directory, instar's
     # policy refuses the place.
     c.refused("data file outside the policy", ["-O", "qcow2", "data/plain.qcow2"],

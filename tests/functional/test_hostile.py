@@ -44,7 +44,7 @@ CASES = {
     21: (ERROR, r"^instar: A{511}$", "unterminated string is bounded"),
     22: (FAULT, r"required > fully allocated", "impossible result"),
     23: (FAULT, r"read into invalid range 0x7ffffff0000\+4096", "read destination outside RAM"),
-    24: (FAULT, r"backing file asked for without a source", "backing file without a source"),
+    24: (FAULT, r"a file asked for without a source", "backing file without a source"),
 }
 
 # A source "B<name>" makes the guest ask for backing file <name> on every

@@ -162,6 +162,21 @@ static void check_refused(const char *name, bool qemu_ok, const char *why, enum 
     harness_close(&h);
 }
 
+/* A descriptor that names one extent file, `file`: open() records it for
+ * the caller and opens nothing. */
+static void check_names(const char *name, const char *file)
+{
+    char path[256];
+    struct harness h;
+
+    path_of(path, sizeof(path), name);
+    harness_open(&h, path, NULL, NULL);
+    ck_assert_msg(h.err == IMG_OK, "%s: %s", name, h.img.err);
+    ck_assert_uint_eq(h.img.n_files, 1);
+    ck_assert_str_eq(h.img.file_names[0], file);
+    harness_close(&h);
+}
+
 /* ---- crafted images ------------------------------------------------------ */
 
 static const char desc_text[] = "# Disk DescriptorFile\nversion=1\nCID=1a2b3c4d\n"
@@ -340,19 +355,9 @@ START_TEST(vmdk_descriptors)
     /* Extent files are named for the caller (the host's path policy, T6),
      * never opened by the driver itself; open_files() needs their I/O. */
     write_file("flat.vmdk", flat, sizeof(flat) - 1);
-    path_of(path, sizeof(path), "flat.vmdk");
-    harness_open(&h, path, NULL, NULL);
-    ck_assert_msg(h.err == IMG_OK, "%s", h.img.err);
-    ck_assert_uint_eq(h.img.n_files, 1);
-    ck_assert_str_eq(h.img.file_names[0], "/etc/passwd");
-    harness_close(&h);
+    check_names("flat.vmdk", "/etc/passwd");
     write_file("twogb.vmdk", sparse_twogb, sizeof(sparse_twogb) - 1);
-    path_of(path, sizeof(path), "twogb.vmdk");
-    harness_open(&h, path, NULL, NULL);
-    ck_assert_msg(h.err == IMG_OK, "%s", h.img.err);
-    ck_assert_uint_eq(h.img.n_files, 1);
-    ck_assert_str_eq(h.img.file_names[0], "x-s001.vmdk");
-    harness_close(&h);
+    check_names("twogb.vmdk", "x-s001.vmdk");
     /* Invalid descriptors: qemu's messages. */
     write_file("badline.vmdk", bad_line, sizeof(bad_line) - 1);
     check_err("badline.vmdk", NULL);
