@@ -194,6 +194,11 @@ static enum img_err detect_prealloc(struct img *img, struct q2 *q)
     per_group = per_group < Q2_BATCH_L1 ? per_group : Q2_BATCH_L1;
     q->heur_done = true;
     q->prealloc = false;
+    /* At most end_cluster clusters are counted: when the threshold is
+     * higher (any file not sparser than its size, i.e. almost every
+     * image), the answer is no without a read. */
+    if (threshold > end_cluster)
+        return IMG_OK;
     for (uint64_t rt = 0; rt < rt_entries && (rt << rb_bits) < end_cluster && count < threshold;
          rt += per_group) {
         uint64_t k = rt_entries - rt < per_group ? rt_entries - rt : per_group;
@@ -263,6 +268,8 @@ static enum img_err batch_load(struct img *img, struct q2 *q, uint64_t l1i)
     uint64_t tables = 0;
     uint64_t used = 0;      /* bytes of buf in use */
     uint64_t count;
+    uint64_t tail_j = UINT64_MAX; /* batch index of the final table, if here */
+    uint64_t tail = csize;        /* its bytes the walk needs */
     enum img_err err;
 
     count = n < Q2_BATCH_L1 ? n : Q2_BATCH_L1;
@@ -286,12 +293,22 @@ static enum img_err batch_load(struct img *img, struct q2 *q, uint64_t l1i)
         /* off < 2^56, so (off >> 9) << 13 | j < 2^60. */
         b->keys[tables++] = (off >> 9) << 13 | j;
     }
+    /* The table of the virtual size's last L1 entry is read only up to the
+     * entry of its last cluster (a small image uses a sliver of its only
+     * table); the walk never looks further. */
+    if (count > 0 && l1i + count == q->l1_visit && q->l1_visit <= q->map_l1_size) {
+        uint64_t rest = img->virtual_size - ((l1i + count - 1) << (q->cluster_bits + q->l2_bits));
+
+        tail_j = count - 1;
+        tail = ((rest + csize - 1) >> q->cluster_bits) << (q->cluster_bits - q->l2_bits);
+    }
     q2_sort_u64(b->keys, tables);
     for (uint64_t t = 0; t < tables;) {
         uint64_t start = (b->keys[t] >> 13) << 9;
         uint64_t end = start + csize;
         uint64_t base = used;
         uint64_t tbytes = csize;    /* table bytes in this span */
+        uint64_t last_j = b->keys[t] & 8191;
 
         b->slot[b->keys[t] & 8191] = (uint32_t)(used >> q->cluster_bits);
         used += csize;
@@ -311,7 +328,10 @@ static enum img_err batch_load(struct img *img, struct q2 *q, uint64_t l1i)
             used += csize;
             tbytes += csize;
             end = off + csize;
+            last_j = b->keys[t] & 8191;
         }
+        if (last_j == tail_j)
+            end -= csize - tail;
         /* Tables are inside the file (checked in open). */
         err = img_read(img, start, end - start, b->buf + base);
         if (err != IMG_OK)
