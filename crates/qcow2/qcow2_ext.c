@@ -18,10 +18,31 @@ struct ext_scan {
     uint32_t feat_len;          /* its bytes */
 };
 
-/* The extension area, zero-filled past the end of the file. */
+/* Does the extension list end (an end marker) inside the first `have`
+ * bytes of the area?  Then nothing past them is ever looked at. */
+static bool ends_within(const uint8_t *area, uint64_t have)
+{
+    uint64_t off = 0;
+
+    while (have - off >= Q2_EXT_HDR_LEN) {
+        if (img_be32(area + off) == Q2_EXT_END)
+            return true;
+        off += Q2_EXT_HDR_LEN + (((uint64_t)img_be32(area + off + 4) + 7) & ~(uint64_t)7);
+        if (off > have)
+            return false;
+    }
+    return false;
+}
+
+/* The extension area, zero-filled past the end of the file.  Extensions
+ * almost always end within the header's 4 KiB page: that part is read
+ * first (one small read, usually served by the probe's), the rest of the
+ * cluster only when the list goes on. */
 static enum img_err load_area(struct img *img, const struct q2 *q, uint8_t **area)
 {
     uint64_t len = q->ext_end > q->header_length ? q->ext_end - q->header_length : 0;
+    uint64_t first = Q2_EXT_FIRST_PAGE - (q->header_length & (Q2_EXT_FIRST_PAGE - 1));
+    enum img_err err;
 
     *area = NULL;
     if (len == 0)
@@ -30,7 +51,11 @@ static enum img_err load_area(struct img *img, const struct q2 *q, uint8_t **are
     *area = q2_alloc(img, len);
     if (*area == NULL)
         return img_fail(img, IMG_ERR_NOMEM, "out of memory");
-    return img_read_zf(img, q->header_length, len, *area);
+    first = first < len ? first : len;
+    err = img_read_zf(img, q->header_length, first, *area);
+    if (err != IMG_OK || first == len || ends_within(*area, first))
+        return err;
+    return img_read_zf(img, q->header_length + first, len - first, *area + first);
 }
 
 static enum img_err ext_crypto(struct img *img, struct q2 *q, const struct ext_scan *s,

@@ -23,6 +23,8 @@
  * this many bytes (and never more than the table bytes already in the span,
  * so gaps fit the other half of the buffer). */
 #define Q2_BATCH_GAP (64u << 10)
+/* The header extensions are read up to this boundary first (qcow2_ext.c). */
+#define Q2_EXT_FIRST_PAGE 4096u
 
 /* The L2 tables of L1 entries [first, first + count). */
 struct q2_batch {
