@@ -12,6 +12,10 @@
 /* Images in a backing chain the guest follows (the host refuses more). */
 #define OP_MAX_LINKS 16u
 
+/* Reads shorter than this that miss the cache fetch the aligned block of
+ * this size around them (op_source.c io_read). */
+#define OP_CACHE_BYTES 4096u
+
 /* One device read as a file (op_source.c). */
 struct op_file {
     const struct abi_call_table *ct;
@@ -20,6 +24,10 @@ struct op_file {
     uint64_t dev_size;           /* the device's size: a window may reach past
                                     it into the last sector, read as zeros */
     struct img_io io;
+    struct img_arena *arena;     /* where the cache comes from */
+    uint8_t *cache;              /* OP_CACHE_BYTES of the file, or NULL */
+    uint64_t cache_off;          /* file offset of cache[0] */
+    uint64_t cache_len;          /* bytes of it that are valid (0: empty) */
 };
 
 /* One image of the chain: its file, its external data file if it has
