@@ -17,9 +17,12 @@
 
 static int64_t fd_read(void *ctx, uint64_t off, uint64_t len, void *buf)
 {
-    int fd = *(int *)ctx;
+    struct harness *h = ctx;
+    int fd = h->fd;
     uint64_t done = 0;
 
+    h->reads++;
+    h->read_bytes += len;
     while (done < len) {
         ssize_t n = pread(fd, (uint8_t *)buf + done, len - done, (off_t)(off + done));
 
@@ -37,7 +40,7 @@ static int64_t fd_read(void *ctx, uint64_t off, uint64_t len, void *buf)
 /* As the host does: SEEK_DATA/SEEK_HOLE, one extent at a time. */
 static int32_t fd_extent(void *ctx, uint64_t off, struct abi_extent *out)
 {
-    int fd = *(int *)ctx;
+    int fd = ((const struct harness *)ctx)->fd;
     struct stat st;
     off_t data;
     off_t hole;
@@ -80,7 +83,7 @@ void harness_open(struct harness *h, const char *path, const char *format,
         fprintf(stderr, "harness: cannot open %s: %s\n", path, strerror(errno));
         abort();
     }
-    h->io.ctx = &h->fd;
+    h->io.ctx = h;
     h->io.size = (uint64_t)st.st_size;
     h->io.allocated = (uint64_t)st.st_blocks * 512;
     h->io.read = fd_read;

@@ -31,6 +31,8 @@ struct harness {
     void *arena_mem;
     struct img img;
     enum img_err err;                             /* of the failing step */
+    uint64_t reads;                               /* requests since open */
+    uint64_t read_bytes;                          /* and their bytes */
 };
 
 /* Open `path` with the driver `format` ("qcow2", ...), or probe when NULL,

@@ -510,6 +510,42 @@ START_TEST(sizes)
 }
 END_TEST
 
+/* A small image opens and maps with a few small reads: the extensions'
+ * first page, the L1 entry and the used part of the only L2 table; no
+ * refcounts when the file is not sparse enough for the preallocation
+ * heuristic to say yes.  Extensions past the first page are still read. */
+START_TEST(small_image_reads)
+{
+    struct harness h;
+    struct harness_map m;
+
+    create("small.qcow2", "", "64M");
+    qio("small.qcow2", "-c 'write -P 1 0 1M'");
+    harness_open(&h, path_of("small.qcow2"), "qcow2", NULL);
+    ck_assert_msg(h.err == IMG_OK, "%s", h.img.err);
+    ck_assert_msg(harness_walk(&h, &m) == IMG_OK, "%s", h.img.err);
+    fprintf(stderr, "64 MiB, 1 MiB written: %" PRIu64 " reads (%" PRIu64 " bytes)\n", h.reads,
+            h.read_bytes);
+    /* 112-byte header, 3984 bytes of extensions, L1 twice, 1024 L2 entries. */
+    ck_assert_uint_le(h.reads, 5);
+    ck_assert_uint_le(h.read_bytes, 4096 + 16 + 8192);
+    harness_close(&h);
+    check_map("small.qcow2");
+    /* An unknown extension of 5000 bytes at the start of the area: the end
+     * marker lies past the first page. */
+    copy("small.qcow2", "bigext.qcow2");
+    poke("bigext.qcow2", 0x70, 4, 0x12345678);
+    poke("bigext.qcow2", 0x74, 4, 5000);
+    poke("bigext.qcow2", 0x70 + 8 + 5000, 8, 0);
+    check_map("bigext.qcow2");
+    /* The same, followed by one too large for the cluster: qemu's error,
+     * from bytes past the first page. */
+    poke("bigext.qcow2", 0x70 + 8 + 5000, 4, 0x87654321);
+    poke("bigext.qcow2", 0x70 + 8 + 5000 + 4, 4, 0x10000);
+    check_err("bigext.qcow2");
+}
+END_TEST
+
 START_TEST(bitmaps)
 {
     create("bm.qcow2", "", "1G");
@@ -1003,6 +1039,7 @@ static Suite *suite(void)
     tcase_add_test(tc, extended_l2);
     tcase_add_test(tc, preallocation);
     tcase_add_test(tc, sizes);
+    tcase_add_test(tc, small_image_reads);
     tcase_add_test(tc, bitmaps);
     tcase_add_test(tc, snapshots);
     tcase_add_test(tc, encrypted);
