@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -399,6 +400,27 @@ out:
     return ok;
 }
 
+/*
+ * The parent only sleeps while the child runs.  Started on the parent's
+ * CPU, the child needs no other CPU woken, and unless the scheduler moves
+ * it, its exit wakes the parent on the same CPU: two cross-CPU wake-ups
+ * saved, ~70 us of a ~2 ms run when the host is itself a VM (an idle vCPU
+ * must be woken).  Only the sleeping parent stays pinned; its mask is put
+ * back afterwards.  Without the calls (an odd kernel, a seccomp'd caller)
+ * nothing changes but the speed.
+ */
+static bool pin_here(cpu_set_t *saved)
+{
+    int cpu = sched_getcpu();
+    cpu_set_t one;
+
+    if (cpu < 0 || cpu >= CPU_SETSIZE || sched_getaffinity(0, sizeof(*saved), saved) != 0)
+        return false;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    return sched_setaffinity(0, sizeof(one), &one) == 0;
+}
+
 int vmm_sandboxed_run(int (*fn)(void *arg, char *req, size_t req_size), void *arg, char *req,
                       size_t req_size)
 {
@@ -406,6 +428,8 @@ int vmm_sandboxed_run(int (*fn)(void *arg, char *req, size_t req_size), void *ar
     char *page = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     pid_t pid;
     int status = 0;
+    cpu_set_t saved;
+    bool pinned;
 
     req[0] = '\0';
     if (page == MAP_FAILED) {
@@ -414,14 +438,23 @@ int vmm_sandboxed_run(int (*fn)(void *arg, char *req, size_t req_size), void *ar
     }
     fflush(stdout);
     fflush(stderr);
+    pinned = pin_here(&saved);
     pid = fork();
     if (pid < 0) {
         vmm_error("cannot start the sandbox process: %s", strerror(errno));
+        if (pinned)
+            sched_setaffinity(0, sizeof(saved), &saved);
         munmap(page, len);
         return VMM_EXIT_HOST;
     }
     if (pid == 0) {
-        int rc = fn(arg, page, len);
+        int rc;
+
+        /* Born on the parent's CPU, the child may move when that CPU is
+         * busy; the parent stays pinned while it sleeps. */
+        if (pinned)
+            sched_setaffinity(0, sizeof(saved), &saved);
+        rc = fn(arg, page, len);
 
         fflush(stdout);
         fflush(stderr);
@@ -439,6 +472,8 @@ int vmm_sandboxed_run(int (*fn)(void *arg, char *req, size_t req_size), void *ar
             return VMM_EXIT_HOST;
         }
     }
+    if (pinned)
+        sched_setaffinity(0, sizeof(saved), &saved);
     /* The page is the child's: take a bounded copy. */
     if (memchr(page, '\0', len) != NULL && page[0] != '\0')
         snprintf(req, req_size, "%s", page);
