@@ -2,12 +2,15 @@
 """bench.py: instar against qemu-img, whole process, in the same run.
 
 For each case hyperfine times both commands back to back after warm-up
-runs; the report gives the medians, their ratio (instar / qemu-img; below 1
-is faster) and each command's peak RSS (kernel ru_maxrss of one run).
+runs, in several rounds that alternate which one goes first (the machine's
+speed drifts, and a single back-to-back pair would put the drift into the
+ratio); the report gives the medians of all runs, their ratio (instar /
+qemu-img; below 1 is faster), the lowest and highest ratio of one round,
+and each command's peak RSS (kernel ru_maxrss of one run).
 Speed targets live here, never in timed tests.  Images are generated with
 qemu-img/qemu-io into a temporary directory.
 
-Usage: scripts/bench.py [--instar build/instar] [--runs N] [--quick]
+Usage: scripts/bench.py [--instar build/instar] [--runs N] [--rounds R] [--quick]
 """
 import argparse
 import json
@@ -67,10 +70,36 @@ def peak_rss_kib(argv):
     return int(p.stderr.strip().splitlines()[-1])
 
 
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
+def timed(a, q, runs, rounds, out):
+    """Medians of instar's and qemu-img's times over all rounds, and the
+    lowest and highest ratio of one round's medians."""
+    times = {0: [], 1: []}
+    ratios = []
+    for k in range(rounds):
+        order = [0, 1] if k % 2 == 0 else [1, 0]
+        argvs = [a, q]
+        subprocess.run(["hyperfine", "-N", "--warmup", "5", "--runs", str(runs),
+                        "--export-json", out] + [" ".join(argvs[i]) for i in order],
+                       check=True, capture_output=True)
+        r = json.load(open(out))["results"]
+        got = {order[0]: r[0]["times"], order[1]: r[1]["times"]}
+        for i in (0, 1):
+            times[i] += got[i]
+        ratios.append(median(got[0]) / median(got[1]))
+    return median(times[0]), median(times[1]), min(ratios), max(ratios)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--instar", default="build/instar")
-    ap.add_argument("--runs", type=int, default=50)
+    ap.add_argument("--runs", type=int, default=50, help="runs per command and round")
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--quick", action="store_true", help="--size cases only")
     args = ap.parse_args()
     if shutil.which("hyperfine") is None:
@@ -89,21 +118,17 @@ def main():
                 cases.append((name + " -> qcow2", ["-O", "qcow2", path]))
             cases.append(("3 TiB sparse raw -> raw", ["-O", "raw", os.path.join(tmp, "3t.raw")]))
         print(f"{'case':48s} {'instar':>10s} {'qemu-img':>10s} {'ratio':>7s} "
-              f"{'RSS instar':>11s} {'RSS qemu':>9s}")
+              f"{'rounds':>13s} {'RSS instar':>11s} {'RSS qemu':>9s}")
         for name, margs in cases:
             a = [instar, "measure"] + margs
             q = ["qemu-img", "measure"] + margs
-            out = os.path.join(tmp, "h.json")
             check = subprocess.run(a, capture_output=True, text=True)
             if check.returncode != 0:
                 print(f"{name:48s} instar fails: {check.stderr.strip()[:60]}")
                 continue
-            subprocess.run(["hyperfine", "-N", "--warmup", "5", "--runs", str(args.runs),
-                            "--export-json", out, " ".join(a), " ".join(q)],
-                           check=True, capture_output=True)
-            r = json.load(open(out))["results"]
-            ia, qa = r[0]["median"], r[1]["median"]
+            ia, qa, lo, hi = timed(a, q, args.runs, args.rounds, os.path.join(tmp, "h.json"))
             print(f"{name:48s} {ia * 1000:8.2f}ms {qa * 1000:8.2f}ms {ia / qa:7.3f} "
+                  f"{lo:6.3f}-{hi:5.3f} "
                   f"{peak_rss_kib(a) / 1024:9.1f}M {peak_rss_kib(q) / 1024:8.1f}M")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
