@@ -91,6 +91,8 @@ struct q2 {
 
     /* map() state (qcow2_map.c). */
     struct q2_batch batch;
+    uint64_t l1_held;           /* L1 entries the open-time check left raw in
+                                   batch.l1e for the first batch (0: none) */
     bool heur_done;             /* the preallocation heuristic has run */
     bool prealloc;              /* ... and fired: check data against host holes */
     bool corrupt_signaled;      /* qemu printed a corruption event already */

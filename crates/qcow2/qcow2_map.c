@@ -109,6 +109,9 @@ enum img_err q2_l1_check(struct img *img, struct q2 *q)
         }
     }
 sort:
+    /* A table that fits one batch stays loaded for the walk's first batch:
+     * every table is read once. */
+    q->l1_held = n <= Q2_BATCH_L1 ? n : 0;
     q2_sort_u64(offs, used);
     for (uint64_t i = 1; i < used; i++) {
         /* An aliased L2 table makes the walk's work grow with the virtual
@@ -199,6 +202,7 @@ static enum img_err detect_prealloc(struct img *img, struct q2 *q)
      * image), the answer is no without a read. */
     if (threshold > end_cluster)
         return IMG_OK;
+    q->l1_held = 0; /* the batch buffers hold refcounts from here on */
     for (uint64_t rt = 0; rt < rt_entries && (rt << rb_bits) < end_cluster && count < threshold;
          rt += per_group) {
         uint64_t k = rt_entries - rt < per_group ? rt_entries - rt : per_group;
@@ -274,10 +278,14 @@ static enum img_err batch_load(struct img *img, struct q2 *q, uint64_t l1i)
 
     count = n < Q2_BATCH_L1 ? n : Q2_BATCH_L1;
     b->count = 0;
-    /* The L1 table is inside the file (checked in open and for -l). */
-    err = img_read(img, q->map_l1_offset + l1i * 8, count * 8, b->l1e);
-    if (err != IMG_OK)
-        return err;
+    /* The L1 table is inside the file (checked in open and for -l); the
+     * check may have left this very batch in the buffer, unconverted. */
+    if (l1i != 0 || q->l1_held != count) {
+        err = img_read(img, q->map_l1_offset + l1i * 8, count * 8, b->l1e);
+        if (err != IMG_OK)
+            return err;
+    }
+    q->l1_held = 0;
     for (uint64_t j = 0; j < count; j++) {
         uint64_t off = img_be64((const uint8_t *)&b->l1e[j]) & Q2_L1E_OFFSET_MASK;
 

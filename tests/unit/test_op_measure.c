@@ -369,8 +369,7 @@ static void sh(const char *fmt, ...)
  * its backing file), and with all of them measures as qemu-img does. */
 /* Every device read is a VM exit: a small qcow2 source is measured with
  * three -- the probe's 4 KiB block (which also serves the header and its
- * extensions), the L1 entry's block (read twice by the driver), and the
- * used part of the L2 table. */
+ * extensions), the L1 entry's block, and the used part of the L2 table. */
 static void small_qcow2_source_reads_little(void **state)
 {
     char dir[] = "/tmp/instar-opsmall-XXXXXX";
