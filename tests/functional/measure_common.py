@@ -40,8 +40,18 @@ def is_help(p):
 
 def compare(instar, args, env=None, cwd=None):
     """Run both; return a list of differences (empty when identical)."""
+    return differences(*run_both(instar, args, env=env, cwd=cwd))
+
+
+def run_both(instar, args, env=None, cwd=None):
+    """instar's and qemu-img's completed processes for `measure args`."""
     q = run_qemu(args, cwd=cwd)
     i, _ = run([os.path.abspath(instar), "measure"] + args, env=env, cwd=cwd)
+    return i, q
+
+
+def differences(i, q):
+    """What differs between instar's run `i` and qemu-img's run `q`."""
     diffs = []
     if i.returncode != q.returncode:
         diffs.append(f"exit {i.returncode} != qemu-img {q.returncode}")

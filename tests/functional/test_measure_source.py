@@ -17,7 +17,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import corpus  # noqa: E402
-from measure_common import compare, kvm_available, run  # noqa: E402
+from measure_common import differences, kvm_available, run, run_both  # noqa: E402
 
 SECRET = ["--object", corpus.SECRET]
 
@@ -61,10 +61,9 @@ BACKING_REFUSAL = (
     "Could not open backing file: backing files named by options are not supported\n")
 
 
-def documented_backing_refusal(instar, argv):
-    """True when instar refuses a backing file qemu-img fails to open."""
-    q = subprocess.run(["qemu-img", "measure"] + argv, capture_output=True, text=True)
-    i = subprocess.run([instar, "measure"] + argv, capture_output=True, text=True)
+def documented_backing_refusal(i, q):
+    """True when instar (run `i`) refuses a backing file qemu-img (run `q`)
+    fails to open."""
     return (q.returncode == 1 and i.returncode == 1 and i.stderr.endswith(BACKING_REFUSAL)
             and "Could not open backing file: " in q.stderr and i.stdout == "")
 
@@ -159,9 +158,10 @@ def main():
                 cases += option_cases(img)
             for argv in cases:
                 checks += 1
-                diffs = compare(instar, argv)
+                i, q = run_both(instar, argv)
+                diffs = differences(i, q)
                 if diffs and any(a.startswith("backing") or ",backing" in a for a in argv) \
-                        and documented_backing_refusal(instar, argv):
+                        and documented_backing_refusal(i, q):
                     diffs = []
                 for d in diffs:
                     problems.append(f"measure {' '.join(argv)}: {d}")
