@@ -431,6 +431,7 @@ static void db_extents(struct vm *vm, uint64_t gpa)
     const struct vmm_device *dev;
     uint32_t count = 0;
     uint64_t off;
+    bool at_data = false;
     void *dst;
 
     if (!copy_req(vm, gpa, &req, sizeof(req), "extents"))
@@ -454,9 +455,11 @@ static void db_extents(struct vm *vm, uint64_t gpa)
     off = req.offset;
     memset(ext, 0, sizeof(ext));
     while (off < dev->size && count < req.max_entries) {
-        off_t data = lseek(dev->fd, (off_t)off, SEEK_DATA);
+        /* After a hole, SEEK_DATA has already said where data starts. */
+        off_t data = at_data ? (off_t)off : lseek(dev->fd, (off_t)off, SEEK_DATA);
         off_t hole;
 
+        at_data = false;
         if (data < 0 && errno == ENXIO)
             data = (off_t)dev->size; /* only a hole remains */
         else if (data < 0)
@@ -466,6 +469,7 @@ static void db_extents(struct vm *vm, uint64_t gpa)
 
             ext[count++] = (struct abi_extent){off, end - off, ABI_EXTENT_HOLE, 0};
             off = end;
+            at_data = true;
             continue;
         }
         hole = lseek(dev->fd, (off_t)off, SEEK_HOLE);
