@@ -65,7 +65,9 @@ static int64_t io_read(void *ctx, uint64_t off, uint64_t len, void *buf)
             return read_direct(l, off, len, buf);
         l->cache_len = 0;
         got = read_direct(l, start, OP_CACHE_BYTES, l->cache);
-        if (got < 0 || (uint64_t)got < off + len - start)
+        if (got < 0)
+            return got; /* the device's error, as a direct read would get */
+        if ((uint64_t)got < off + len - start)
             return read_direct(l, off, len, buf);
         l->cache_off = start;
         l->cache_len = (uint64_t)got;

@@ -248,8 +248,21 @@ static void make_source(struct source_file *f)
     load_source(f);
 }
 
+static uint64_t run_source_failing(struct mock_state *m, const struct source_file *f,
+                                   struct abi_measure_config *c,
+                                   const struct abi_measure_ext *ext, uint32_t fail_read_at);
+
 static uint64_t run_source(struct mock_state *m, const struct source_file *f,
                            struct abi_measure_config *c, const struct abi_measure_ext *ext)
+{
+    return run_source_failing(m, f, c, ext, 0);
+}
+
+/* run_source() with the device's read number `fail_read_at` (1-based; 0:
+ * none) failing with EIO. */
+static uint64_t run_source_failing(struct mock_state *m, const struct source_file *f,
+                                   struct abi_measure_config *c,
+                                   const struct abi_measure_ext *ext, uint32_t fail_read_at)
 {
     struct mock_device d = {.data = f->data, .size = f->size, .allocated = f->size,
                             .extents = f->ext, .n_extents = f->n_ext};
@@ -259,6 +272,7 @@ static uint64_t run_source(struct mock_state *m, const struct source_file *f,
     if (ext != NULL)
         memcpy(page + ABI_MEASURE_EXT_OFFSET, ext, sizeof(*ext));
     mock_init(m, 64 << 20);
+    m->fail_read_at = fail_read_at;
     mock_set_config(m, page, sizeof(page));
     mock_add_device(m, &d);
     return op_entry(mock_table(m));
@@ -391,6 +405,14 @@ static void small_qcow2_source_reads_little(void **state)
     assert_int_equal(m.reads, 3);
     assert_true(m.bytes_read <= 2 * 4096 + 8192);
     mock_fini(&m);
+    /* A block fetch that fails is the read's failure, not retried. */
+    for (uint32_t k = 1; k <= 3; k++) {
+        assert_int_equal(run_source_failing(&m, &f, &c, NULL, k), 1);
+        assert_int_equal(m.reads, k);
+        assert_int_equal(m.n_measure, 0);
+        assert_non_null(strstr(m.first_error, "Input/output error"));
+        mock_fini(&m);
+    }
     sh("rm -rf %s", dir);
     free(f.data);
 }
