@@ -194,6 +194,13 @@ struct img_table {
 __attribute__((warn_unused_result))
 enum img_err img_table_entry(struct img *img, struct img_table *t, uint64_t i, uint64_t *out);
 
+/* The first index in [i, last) (last <= entries) whose entry is not zero,
+ * or `last`: runs of empty entries (unallocated in most formats) are
+ * skipped a cache line at a time, window by window. */
+__attribute__((warn_unused_result))
+enum img_err img_table_skip_zeros(struct img *img, struct img_table *t, uint64_t i,
+                                  uint64_t last, uint64_t *out);
+
 /* ---- qemu's block layer ----------------------------------------------------
  * Its limits (include/block/block_int-common.h) and checks, which decide
  * qemu's errors before any driver code runs. */
