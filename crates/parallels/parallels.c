@@ -394,6 +394,17 @@ static enum img_err parallels_map(struct img *img, uint64_t off, uint64_t max,
             if (err != IMG_OK)
                 return err;
             cur = e != 0 ? IMG_DATA : IMG_UNALLOC;
+            if (e == 0 && seg_end < end) {
+                /* The whole run of empty entries up to `end` in one step. */
+                uint64_t last = (end - 1) / s->cluster + 1;
+                uint64_t k;
+
+                err = img_table_skip_zeros(img, &s->bat, i + 1,
+                                           last < s->bat_entries ? last : s->bat_entries, &k);
+                if (err != IMG_OK)
+                    return err;
+                seg_end = k * s->cluster;
+            }
             if (seg_end > end)
                 seg_end = end;
         }

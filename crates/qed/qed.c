@@ -264,6 +264,18 @@ static enum img_err qed_map(struct img *img, uint64_t off, uint64_t max, struct 
             err = qed_l2_status(img, s, i, l2_off, j, &cur);
             if (err != IMG_OK)
                 return err;
+            if (cur == IMG_UNALLOC && cluster_end < seg_end) {
+                /* The run of unallocated entries up to seg_end in one step
+                 * (the next allocated one starts a run of its own). */
+                uint64_t last = j + 1 + (seg_end - cluster_end + s->cluster_size - 1) /
+                                            s->cluster_size;
+                uint64_t k;
+
+                err = img_table_skip_zeros(img, &s->l2, j + 1, last, &k);
+                if (err != IMG_OK)
+                    return err;
+                cluster_end += (k - j - 1) * s->cluster_size;
+            }
             if (cluster_end < seg_end)
                 seg_end = cluster_end;
         }
