@@ -162,9 +162,7 @@ static uint32_t load32(const uint8_t *p)
     return v;
 }
 
-/* Bytes [p, end) up to the first non-zero unit of `unit` bytes (4 or 8):
- * a cache line per step, then unit by unit. */
-static const uint8_t *skip_zero_units(const uint8_t *p, const uint8_t *end, uint32_t unit)
+const uint8_t *img_skip_zero_units(const uint8_t *p, const uint8_t *end, uint32_t unit)
 {
     while (end - p >= 64 && (load64(p) | load64(p + 8) | load64(p + 16) | load64(p + 24) |
                              load64(p + 32) | load64(p + 40) | load64(p + 48) |
@@ -194,7 +192,7 @@ enum img_err img_table_skip_zeros(struct img *img, struct img_table *t, uint64_t
         if (v != 0)
             break;
         stop = t->first + t->count < last ? t->first + t->count : last;
-        p = skip_zero_units(t->win + (i + 1 - t->first) * t->esize,
+        p = img_skip_zero_units(t->win + (i + 1 - t->first) * t->esize,
                             t->win + (stop - t->first) * t->esize, t->esize);
         i = t->first + (uint64_t)(p - t->win) / t->esize;
         if (i < stop)

@@ -194,6 +194,11 @@ struct img_table {
 __attribute__((warn_unused_result))
 enum img_err img_table_entry(struct img *img, struct img_table *t, uint64_t i, uint64_t *out);
 
+/* The first unit of `unit` bytes (4 or 8) in [p, end) that is not zero, or
+ * `end` ((end - p) a multiple of `unit`): a cache line per step, then unit
+ * by unit.  Sparse tables are mostly such runs. */
+const uint8_t *img_skip_zero_units(const uint8_t *p, const uint8_t *end, uint32_t unit);
+
 /* The first index in [i, last) (last <= entries) whose entry is not zero,
  * or `last`: runs of empty entries (unallocated in most formats) are
  * skipped a cache line at a time, window by window. */

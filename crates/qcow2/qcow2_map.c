@@ -430,35 +430,13 @@ static bool run_data(struct img *img, struct q2 *q, struct run *r, bool hosted, 
     return true;
 }
 
-static uint64_t load64(const uint8_t *p)
-{
-    uint64_t v;
-
-    memcpy(&v, p, sizeof(v));
-    return v;
-}
-
 /* The first entry in [j, last) of `tbl` that is not all zero (unallocated,
- * no flags, no subclusters).  Sparse tables are mostly zeros: a cache
- * line (eight words) is tested per step, then the word that is not. */
+ * no flags, no subclusters): the entry holding the first non-zero word. */
 static uint64_t skip_empty(const uint8_t *tbl, uint64_t j, uint64_t last, uint32_t esize)
 {
-    uint64_t words = esize / 8;    /* 1, or 2 with extended L2 */
-    uint64_t w = j * words;
-    uint64_t end = last * words;
+    const uint8_t *p = img_skip_zero_units(tbl + j * esize, tbl + last * esize, 8);
 
-    while (end - w >= 8) {
-        const uint8_t *p = tbl + w * 8;
-
-        if ((load64(p) | load64(p + 8) | load64(p + 16) | load64(p + 24) | load64(p + 32) |
-             load64(p + 40) | load64(p + 48) | load64(p + 56)) != 0)
-            break;
-        w += 8;
-    }
-    while (w < end && load64(tbl + w * 8) == 0)
-        w++;
-    /* The entry holding the first non-zero word, or `last`. */
-    return w / words;
+    return (uint64_t)(p - tbl) / esize;
 }
 
 /* Walk the L2 table `tbl` (at file offset `l2off`) from guest offset `pos`
@@ -487,7 +465,7 @@ static enum img_err walk_table(struct img *img, struct q2 *q, const uint8_t *tbl
 
         /* A run of empty entries (unallocated, no flags) in one step: large
          * sparse images are mostly that. */
-        if (skip_empty(tbl, idx, idx + 1, esize) == idx + 1) {
+        if (e == 0 && (esize == 8 || img_be64(p + 8) == 0)) {
             uint64_t last = idx + (left + in + csize - 1) / csize;
             uint64_t j;
             uint64_t bytes;
