@@ -97,7 +97,7 @@ MEASURE_OP_SRCS := operations/measure/op_measure.c operations/measure/op_targets
 	operations/measure/op_source.c
 VMM_SRCS := vmm/vmm_main.c vmm/vmm_log.c vmm/vmm_help.c vmm/vmm_measure.c vmm/vmm_targets.c vmm/vmm_object.c \
 	vmm/vmm_luks.c vmm/vmm_image.c vmm/vmm_source.c vmm/vmm_chain.c vmm/vmm_json.c vmm/vmm_size.c \
-	vmm/vmm_opts.c vmm/vmm_mem.c \
+	vmm/vmm_opts.c vmm/vmm_getopt.c vmm/vmm_mem.c \
 	vmm/vmm_elf.c vmm/vmm_kvm.c vmm/vmm_proto.c vmm/vmm_seccomp.c
 
 GO := $(BUILD)/guest

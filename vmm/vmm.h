@@ -36,6 +36,8 @@ void vmm_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void vmm_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print to stderr when INSTAR_DEBUG is set. */
 void vmm_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* strerror() with glibc's texts (qemu-img's), whichever libc instar links. */
+const char *vmm_strerror(int err);
 extern bool vmm_debug_enabled;
 
 /* ---- sizes and option lists (vmm_size.c, vmm_opts.c) ------------------- */

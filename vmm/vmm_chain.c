@@ -319,7 +319,7 @@ bool vmm_chain_follow(struct vmm_chain *c, const char *arg, const char *name,
         return false;
     }
     if (!absolute_dirs(c)) {
-        refuse(nesting, arg, "cannot tell the current directory: %s", strerror(errno));
+        refuse(nesting, arg, "cannot tell the current directory: %s", vmm_strerror(errno));
         return false;
     }
     /* qemu resolves backing and extent file names against the referring
@@ -364,9 +364,9 @@ bool vmm_chain_follow(struct vmm_chain *c, const char *arg, const char *name,
                    "symbolic link; add --allow-path to allow its target", path);
         else if (c->allow_fd[best] < 0)
             refuse(nesting, arg, "cannot open the allowed directory '%s': %s", c->allow[best],
-                   strerror(errno));
+                   vmm_strerror(errno));
         else
-            refuse(nesting, arg, "Could not open '%s': %s", path, strerror(errno));
+            refuse(nesting, arg, "Could not open '%s': %s", path, vmm_strerror(errno));
         goto out;
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -433,7 +433,7 @@ int vmm_sandboxed_run(int (*fn)(void *arg, char *req, size_t req_size), void *ar
 
     req[0] = '\0';
     if (page == MAP_FAILED) {
-        vmm_error("cannot map the request page: %s", strerror(errno));
+        vmm_error("cannot map the request page: %s", vmm_strerror(errno));
         return VMM_EXIT_HOST;
     }
     fflush(stdout);
@@ -441,7 +441,7 @@ int vmm_sandboxed_run(int (*fn)(void *arg, char *req, size_t req_size), void *ar
     pinned = pin_here(&saved);
     pid = fork();
     if (pid < 0) {
-        vmm_error("cannot start the sandbox process: %s", strerror(errno));
+        vmm_error("cannot start the sandbox process: %s", vmm_strerror(errno));
         if (pinned)
             sched_setaffinity(0, sizeof(saved), &saved);
         munmap(page, len);
@@ -467,7 +467,7 @@ int vmm_sandboxed_run(int (*fn)(void *arg, char *req, size_t req_size), void *ar
     }
     while (waitpid(pid, &status, 0) < 0) {
         if (errno != EINTR) {
-            vmm_error("cannot wait for the sandbox process: %s", strerror(errno));
+            vmm_error("cannot wait for the sandbox process: %s", vmm_strerror(errno));
             munmap(page, len);
             return VMM_EXIT_HOST;
         }

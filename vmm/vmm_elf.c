@@ -102,7 +102,7 @@ bool vmm_load_blob(struct vmm_mem *mem, const char *path, uint32_t kind, uint64_
     uint8_t seen[ABI_SMALL_PAGES_END / ABI_PAGE_SIZE] = {0};
 
     if (f == NULL) {
-        vmm_error("cannot read guest blob '%s': %s", path, strerror(errno));
+        vmm_error("cannot read guest blob '%s': %s", path, vmm_strerror(errno));
         return false;
     }
     if (flen < sizeof(eh))

@@ -124,7 +124,7 @@ static void enable_split_irqchip(struct vm *vm)
     cap.cap = KVM_CAP_SPLIT_IRQCHIP;
     cap.args[0] = 0; /* no IOAPIC routes */
     if (ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap) != 0 && vmm_debug_enabled)
-        vmm_debug("KVM_CAP_SPLIT_IRQCHIP: %s", strerror(errno));
+        vmm_debug("KVM_CAP_SPLIT_IRQCHIP: %s", vmm_strerror(errno));
 }
 
 static bool kvm_open(struct vm *vm)
@@ -133,7 +133,7 @@ static bool kvm_open(struct vm *vm)
 
     vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
     if (vm->kvm_fd < 0) {
-        set_outcome(vm, VMM_RUN_HOST, "cannot open /dev/kvm: %s", strerror(errno));
+        set_outcome(vm, VMM_RUN_HOST, "cannot open /dev/kvm: %s", vmm_strerror(errno));
         return false;
     }
     if (ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION ||
@@ -144,7 +144,7 @@ static bool kvm_open(struct vm *vm)
     }
     vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
     if (vm->vm_fd < 0) {
-        set_outcome(vm, VMM_RUN_HOST, "KVM_CREATE_VM: %s", strerror(errno));
+        set_outcome(vm, VMM_RUN_HOST, "KVM_CREATE_VM: %s", vmm_strerror(errno));
         return false;
     }
     enable_split_irqchip(vm);
@@ -167,7 +167,7 @@ static bool setup_memory(struct vm *vm)
 
     if (rc != 0) {
         set_outcome(vm, VMM_RUN_HOST, "cannot map %llu bytes of guest RAM: %s",
-                    (unsigned long long)ram, strerror(-rc));
+                    (unsigned long long)ram, vmm_strerror(-rc));
         return false;
     }
     memset(&region, 0, sizeof(region));
@@ -176,7 +176,7 @@ static bool setup_memory(struct vm *vm)
     region.memory_size = vm->mem.ram_size;
     region.userspace_addr = (uint64_t)(uintptr_t)vm->mem.ram;
     if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) != 0) {
-        set_outcome(vm, VMM_RUN_HOST, "KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
+        set_outcome(vm, VMM_RUN_HOST, "KVM_SET_USER_MEMORY_REGION: %s", vmm_strerror(errno));
         return false;
     }
     return true;
@@ -276,13 +276,13 @@ static bool setup_vcpu(struct vm *vm, uint64_t entry)
 
     vm->vcpu_fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, 0);
     if (vm->vcpu_fd < 0) {
-        set_outcome(vm, VMM_RUN_HOST, "KVM_CREATE_VCPU: %s", strerror(errno));
+        set_outcome(vm, VMM_RUN_HOST, "KVM_CREATE_VCPU: %s", vmm_strerror(errno));
         return false;
     }
     vm->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vm->vcpu_fd, 0);
     if (vm->run == MAP_FAILED) {
         vm->run = NULL;
-        set_outcome(vm, VMM_RUN_HOST, "mmap of kvm_run: %s", strerror(errno));
+        set_outcome(vm, VMM_RUN_HOST, "mmap of kvm_run: %s", vmm_strerror(errno));
         return false;
     }
     /* The guest never executes CPUID, so KVM_SET_CPUID2 is skipped (it
@@ -307,12 +307,12 @@ static bool setup_vcpu(struct vm *vm, uint64_t entry)
     regs.rsp = ABI_KSTACK_TOP;
     regs.rflags = 0x2;
     if (ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs) != 0) {
-        set_outcome(vm, VMM_RUN_HOST, "KVM_SET_REGS: %s", strerror(errno));
+        set_outcome(vm, VMM_RUN_HOST, "KVM_SET_REGS: %s", vmm_strerror(errno));
         return false;
     }
     return true;
 err_sregs:
-    set_outcome(vm, VMM_RUN_HOST, "cannot set up the vCPU registers: %s", strerror(errno));
+    set_outcome(vm, VMM_RUN_HOST, "cannot set up the vCPU registers: %s", vmm_strerror(errno));
     return false;
 }
 
@@ -332,7 +332,11 @@ static bool arm_watchdog(struct vm *vm)
     memset(&sev, 0, sizeof(sev));
     sev.sigev_notify = SIGEV_THREAD_ID;
     sev.sigev_signo = SIGRTMIN;
+#ifdef sigev_notify_thread_id /* musl, glibc >= 2.41 */
+    sev.sigev_notify_thread_id = gettid();
+#else
     sev._sigev_un._tid = gettid();
+#endif
     if (timer_create(CLOCK_MONOTONIC, &sev, &vm->timer) != 0)
         goto err;
     vm->timer_armed = true;
@@ -345,7 +349,7 @@ static bool arm_watchdog(struct vm *vm)
         goto err;
     return true;
 err:
-    set_outcome(vm, VMM_RUN_HOST, "cannot arm the watchdog: %s", strerror(errno));
+    set_outcome(vm, VMM_RUN_HOST, "cannot arm the watchdog: %s", vmm_strerror(errno));
     return false;
 }
 
@@ -642,7 +646,7 @@ static void run_loop(struct vm *vm)
                 vm->run->immediate_exit = 0;
                 continue;
             }
-            set_outcome(vm, VMM_RUN_HOST, "KVM_RUN: %s", strerror(errno));
+            set_outcome(vm, VMM_RUN_HOST, "KVM_RUN: %s", vmm_strerror(errno));
             return;
         }
         if (++vm->res->exits > VMM_MAX_EXITS) {
@@ -695,7 +699,7 @@ static bool lock_down(struct vm *vm)
     rc = vmm_lockdown(vm->vcpu_fd, fds, vm->p->device_count, vm->mem.ram_size,
                       vm->p->timeout_ms ? vm->p->timeout_ms : VMM_DEFAULT_TIMEOUT_MS);
     if (rc != 0) {
-        set_outcome(vm, VMM_RUN_HOST, "cannot lock the monitor down: %s", strerror(-rc));
+        set_outcome(vm, VMM_RUN_HOST, "cannot lock the monitor down: %s", vmm_strerror(-rc));
         return false;
     }
     /* Self-test of the filter (tests/functional/test_lockdown.py): a system

@@ -9,7 +9,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +20,7 @@
 #include "abi_measure.h"
 #include "calc.h"
 #include "vmm_chain.h"
+#include "vmm_getopt.h"
 #include "vmm_measure.h"
 
 /* The config page as the guest finds it: MeasureConfig, then the extension
@@ -114,51 +114,54 @@ static bool parse_timeout(const char *arg, uint32_t *ms)
 
 int vmm_measure_parse_argv(int argc, char **argv, struct vmm_measure_args *a)
 {
-    static const struct option long_options[] = {
-        {"help", no_argument, 0, 'h'},
-        {"image-opts", no_argument, 0, OPTION_IMAGE_OPTS},
-        {"object", required_argument, 0, OPTION_OBJECT},
-        {"output", required_argument, 0, OPTION_OUTPUT},
-        {"size", required_argument, 0, OPTION_SIZE},
-        {"force-share", no_argument, 0, 'U'},
-        {"timeout", required_argument, 0, OPTION_TIMEOUT},
-        {"allow-path", required_argument, 0, OPTION_ALLOW_PATH},
-        {0, 0, 0, 0},
+    static const struct vmm_long_option long_options[] = {
+        {"help", false, 'h'},
+        {"image-opts", false, OPTION_IMAGE_OPTS},
+        {"object", true, OPTION_OBJECT},
+        {"output", true, OPTION_OUTPUT},
+        {"size", true, OPTION_SIZE},
+        {"force-share", false, 'U'},
+        {"timeout", true, OPTION_TIMEOUT},
+        {"allow-path", true, OPTION_ALLOW_PATH},
+        {NULL, false, 0},
     };
+    struct vmm_getopt g;
     int c;
 
-    optind = 0; /* full reset of glibc's getopt state */
-    while ((c = getopt_long(argc, argv, "hf:O:o:l:U", long_options, NULL)) != -1) {
+    vmm_getopt_init(&g);
+    while ((c = vmm_getopt_long(&g, argc, argv, "hf:O:o:l:U", long_options)) != -1) {
+        char *arg = g.arg;
+
         switch (c) {
         case '?':
         case 'h':
             vmm_print_help(stdout);
             return VMM_EXIT_OK;
         case 'f':
-            a->fmt = optarg;
+            a->fmt = arg;
             break;
         case 'O':
-            a->out_fmt = optarg;
+            a->out_fmt = arg;
             break;
         case 'o':
-            if (!accumulate_options(a, optarg))
+            if (!accumulate_options(a, arg))
                 return VMM_EXIT_ERROR;
             break;
         case 'l':
-            if (strncmp(optarg, "snapshot.", 9) == 0) {
-                if (!parse_snapshot_param(optarg, a))
+            if (strncmp(arg, "snapshot.", 9) == 0) {
+                if (!parse_snapshot_param(arg, a))
                     return VMM_EXIT_ERROR;
                 a->snapshot_opts = true;
                 a->snapshot_name = NULL;
             } else {
-                a->snapshot_name = optarg;
+                a->snapshot_name = arg;
                 a->snapshot_opts = false;
             }
             break;
         case 'U':
             break; /* locking only; instar never writes */
         case OPTION_OBJECT:
-            switch (vmm_object_add(optarg)) {
+            switch (vmm_object_add(arg)) {
             case VMM_OBJECT_OK:
                 break;
             case VMM_OBJECT_HELP:
@@ -171,9 +174,9 @@ int vmm_measure_parse_argv(int argc, char **argv, struct vmm_measure_args *a)
             a->image_opts = true;
             break;
         case OPTION_OUTPUT:
-            if (strcmp(optarg, "json") == 0) {
+            if (strcmp(arg, "json") == 0) {
                 a->json = true;
-            } else if (strcmp(optarg, "human") == 0) {
+            } else if (strcmp(arg, "human") == 0) {
                 a->json = false;
             } else {
                 vmm_error("--output must be used with human or json as argument.");
@@ -181,12 +184,12 @@ int vmm_measure_parse_argv(int argc, char **argv, struct vmm_measure_args *a)
             }
             break;
         case OPTION_SIZE:
-            if (!vmm_parse_image_size(optarg, &a->img_size))
+            if (!vmm_parse_image_size(arg, &a->img_size))
                 return VMM_EXIT_ERROR;
             a->have_size = true;
             break;
         case OPTION_TIMEOUT:
-            if (!parse_timeout(optarg, &a->timeout_ms))
+            if (!parse_timeout(arg, &a->timeout_ms))
                 return VMM_EXIT_ERROR;
             break;
         case OPTION_ALLOW_PATH: {
@@ -194,18 +197,18 @@ int vmm_measure_parse_argv(int argc, char **argv, struct vmm_measure_args *a)
 
             if (more == NULL)
                 abort();
-            more[a->n_allow_paths++] = optarg;
+            more[a->n_allow_paths++] = arg;
             a->allow_paths = more;
             break;
         }
         }
     }
-    if (argc - optind > 1) {
+    if (argc - g.ind > 1) {
         vmm_error("At most one filename argument is allowed.");
         return VMM_EXIT_ERROR;
     }
-    if (argc - optind == 1)
-        a->filename = argv[optind];
+    if (argc - g.ind == 1)
+        a->filename = argv[g.ind];
     if (a->filename == NULL &&
         (a->image_opts || a->fmt != NULL || a->snapshot_name != NULL || a->snapshot_opts)) {
         vmm_error("--image-opts, -f, and -l require a filename argument.");
@@ -602,7 +605,7 @@ static bool open_source(const struct vmm_measure_args *a, struct vmm_source *src
     /* O_NONBLOCK: opening a FIFO must not wait for a writer. */
     dev->fd = open(src->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (dev->fd < 0) {
-        vmm_error("Could not open '%s': Could not open '%s': %s", f, src->path, strerror(errno));
+        vmm_error("Could not open '%s': Could not open '%s': %s", f, src->path, vmm_strerror(errno));
         return false;
     }
     if (fstat(dev->fd, &st) != 0 || !S_ISREG(st.st_mode)) {

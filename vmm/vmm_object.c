@@ -327,12 +327,12 @@ static bool read_secret_file(const char *path, uint8_t **out, size_t *len)
 
     if (fd < 0) {
         vmm_error("Unable to read %s: Failed to open file \u201c%s\u201d: %s", path, path,
-                  strerror(errno));
+                  vmm_strerror(errno));
         return false;
     }
     if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
         vmm_error("Unable to read %s: Error reading file \u201c%s\u201d: %s", path, path,
-                  strerror(EISDIR));
+                  vmm_strerror(EISDIR));
         close(fd);
         return false;
     }
@@ -343,7 +343,7 @@ static bool read_secret_file(const char *path, uint8_t **out, size_t *len)
     close(fd);
     if (r < 0) {
         vmm_error("Unable to read %s: Error reading file \u201c%s\u201d: %s", path, path,
-                  strerror(errno));
+                  vmm_strerror(errno));
         free(buf);
         return false;
     }

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <getopt.h>
 
 #include "vmm_json.h"
 #include "vmm_measure.h"
@@ -48,13 +47,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (!quiet) {
         /* The parsers' messages go nowhere; libFuzzer keeps stderr for its
-         * reports.  getopt prints its own messages unless opterr is 0. */
+         * reports. */
         vmm_diag = fopen("/dev/null", "w");
         if (freopen("/dev/null", "w", stdout) == NULL)
             abort();
         quiet = true;
     }
-    opterr = 0;
     if (size < 1 || size > 4096)
         return 0;
     s = malloc(size);

@@ -3,11 +3,14 @@
  * functional tests compare whole runs with qemu-img; this pins the parser.) */
 #define _GNU_SOURCE
 #include <check.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "vmm.h"
+#include "vmm_getopt.h"
 #include "vmm_measure.h"
 #include "test_util.h"
 
@@ -147,6 +150,105 @@ START_TEST(timeout_is_validated)
 }
 END_TEST
 
+/* ---- vmm_getopt against glibc's getopt_long --------------------------------
+ * The release binary links musl, so instar carries its own getopt_long; this
+ * test (linked with glibc) runs both on random argvs built from the tokens
+ * that exercise the rules (clusters, glued and separate arguments, "--",
+ * "-", prefixes, ambiguity, "=" on options without an argument, unknown
+ * options) and compares everything a caller sees: the options and their
+ * arguments in order, the messages, the final index and the permuted argv. */
+
+static const char *const tokens[] = {
+    "-h", "-U", "-f", "raw", "-fqcow2", "-O", "-Ox", "-o", "a=1", "-l", "-q", "-Uh", "-Uf",
+    "-UO", "--size", "--size=1", "--si", "--s", "--o", "--ou=json", "--output", "--image-opts",
+    "--image-opts=x", "--help=x", "--h", "--bogus", "--bogus=1", "--", "-", "file", "a.img",
+    "--timeout", "--allow-path", "--force", "-:", "-;", "--=", "--f=1", "-", "b",
+};
+
+struct getopt_run {
+    int argc;
+    char *argv[12];
+    char trace[1024];
+    int posix;
+};
+
+static void trace_add(struct getopt_run *r, int c, const char *arg)
+{
+    size_t used = strlen(r->trace);
+
+    snprintf(r->trace + used, sizeof(r->trace) - used, "[%d %s]", c, arg ? arg : "-");
+}
+
+static void trace_end(struct getopt_run *r, int ind)
+{
+    trace_add(r, -1, NULL);
+    for (int i = ind; i < r->argc; i++)
+        trace_add(r, i, r->argv[i]);
+}
+
+static void run_glibc(void *arg)
+{
+    static const struct option longs[] = {
+        {"help", no_argument, 0, 'h'},        {"image-opts", no_argument, 0, 1},
+        {"object", required_argument, 0, 2},  {"output", required_argument, 0, 3},
+        {"size", required_argument, 0, 4},    {"force-share", no_argument, 0, 'U'},
+        {"timeout", required_argument, 0, 5}, {"allow-path", required_argument, 0, 6},
+        {0, 0, 0, 0},
+    };
+    struct getopt_run *r = arg;
+    int c;
+
+    optind = 0;
+    while ((c = getopt_long(r->argc, r->argv, "hf:O:o:l:U", longs, NULL)) != -1)
+        trace_add(r, c, optarg);
+    trace_end(r, optind);
+}
+
+static void run_ours(void *arg)
+{
+    static const struct vmm_long_option longs[] = {
+        {"help", false, 'h'},      {"image-opts", false, 1}, {"object", true, 2},
+        {"output", true, 3},       {"size", true, 4},        {"force-share", false, 'U'},
+        {"timeout", true, 5},      {"allow-path", true, 6},  {NULL, false, 0},
+    };
+    struct getopt_run *r = arg;
+    struct vmm_getopt g;
+    int c;
+
+    vmm_getopt_init(&g);
+    while ((c = vmm_getopt_long(&g, r->argc, r->argv, "hf:O:o:l:U", longs)) != -1)
+        trace_add(r, c, g.arg);
+    trace_end(r, g.ind);
+}
+
+START_TEST(getopt_matches_glibc)
+{
+    uint32_t seed = 12345u + (uint32_t)_i;
+
+    for (int iter = 0; iter < 500; iter++) {
+        struct getopt_run a = {0};
+        struct getopt_run b;
+        char err_a[1024];
+        char err_b[1024];
+
+        a.argv[a.argc++] = (char *)"measure";
+        seed = seed * 1103515245u + 12345u;
+        for (int n = (int)(seed >> 16) % 9; n > 0; n--) {
+            seed = seed * 1103515245u + 12345u;
+            a.argv[a.argc++] = (char *)tokens[(seed >> 16) % (sizeof(tokens) / sizeof(tokens[0]))];
+        }
+        b = a;
+        if (_i % 2)
+            setenv("POSIXLY_CORRECT", "1", 1);
+        test_capture(run_glibc, &a, err_a, sizeof(err_a), NULL, 0);
+        test_capture(run_ours, &b, err_b, sizeof(err_b), NULL, 0);
+        unsetenv("POSIXLY_CORRECT");
+        ck_assert_str_eq(b.trace, a.trace);
+        ck_assert_str_eq(err_b, err_a);
+    }
+}
+END_TEST
+
 static Suite *argv_suite(void)
 {
     Suite *s = suite_create("argv");
@@ -157,6 +259,7 @@ static Suite *argv_suite(void)
     tcase_add_test(tc, checks_in_qemu_img_order);
     tcase_add_test(tc, getopt_errors_print_usage_and_succeed);
     tcase_add_test(tc, timeout_is_validated);
+    tcase_add_loop_test(tc, getopt_matches_glibc, 0, 8);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -2,6 +2,7 @@
  * option lists.  Size strings are checked against the real qemu-img. */
 #define _GNU_SOURCE
 #include <check.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -160,6 +161,22 @@ START_TEST(option_list_parsing)
 }
 END_TEST
 
+/* The release build links musl; its error texts must still be glibc's, which
+ * qemu-img prints.  This test links glibc, so strerror() is the reference. */
+START_TEST(error_texts_are_glibc)
+{
+    for (int e = 1; e < 134; e++) {
+        char want[128];
+
+        snprintf(want, sizeof(want), "%s", strerror(e));
+        ck_assert_msg(strcmp(vmm_strerror(e), want) == 0, "errno %d: '%s', glibc '%s'", e,
+                      vmm_strerror(e), want);
+    }
+    ck_assert_str_eq(vmm_strerror(EIO), "Input/output error");
+    ck_assert_str_eq(vmm_strerror(ELOOP), "Too many levels of symbolic links");
+}
+END_TEST
+
 static Suite *cli_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -172,6 +189,7 @@ static Suite *cli_suite(void)
     tc = tcase_create("opts");
     tcase_add_test(tc, option_list_validity);
     tcase_add_test(tc, option_list_parsing);
+    tcase_add_test(tc, error_texts_are_glibc);
     suite_add_tcase(s, tc);
     return s;
 }
