@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # install-deps.sh: install the Debian packages instar builds and tests with,
-# and fetch the nanopb runtime sources from Debian's nanopb source package.
+# and fetch three Debian source packages: nanopb (the runtime compiled into
+# the guest), protobuf-c and libseccomp (the host monitor's two libraries,
+# compiled against musl for the release binary by scripts/build-musl-deps.sh).
 #
-# Idempotent: packages already present are not reinstalled and the nanopb
-# sources are fetched only when build/deps/nanopb-<ver>/ is missing.  The
-# system's apt sources are never edited: the deb-src entry lives in a private
-# temporary apt configuration (see docs/building.md).
+# Idempotent: packages already present are not reinstalled and a source
+# package is fetched only when its unpacked tree under build/deps/ is missing.
+# Every tarball's sha256 is pinned here.  The system's apt sources are never
+# edited: the deb-src entry lives in a private temporary apt configuration
+# (see docs/building.md).
 #
 # Usage: scripts/install-deps.sh [--no-packages] [--nanopb-only]
 set -euo pipefail
@@ -17,9 +20,21 @@ deps_dir="$top/build/deps"
 # guest must be the same release; the orig tarball's sha256 pins it.
 NANOPB_VERSION=0.4.7
 NANOPB_SHA256=e1d89b166367a3c42d42311bdc2ed57ff78f86aede9a66828516e45490d48c81
+# The host's libraries for the musl build: the same releases as Debian 12's
+# libprotobuf-c-dev and libseccomp-dev (which the glibc test builds use),
+# with the Debian revision's patches.
+PROTOBUF_C_VERSION=1.4.1
+PROTOBUF_C_DEBIAN=1.4.1-1
+PROTOBUF_C_SHA256=4cc4facd508172f3e0a4d3a8736225d472418aee35b4ad053384b137b220339f
+PROTOBUF_C_DEBIAN_SHA256=7b303d1f1fb995fd242681db40f1415f368d14fe877b3c832ad1ca67b7db8096
+LIBSECCOMP_VERSION=2.5.4
+LIBSECCOMP_DEBIAN=2.5.4-1+deb12u1
+LIBSECCOMP_SHA256=d82902400405cf0068574ef3dc1fe5f5926207543ba1ae6f8e7a1576351dcbdb
+LIBSECCOMP_DEBIAN_SHA256=665fc6ad1b9887207b0af1a293a2d7975e2df503a2618d1808b970081f9672f6
 
 PACKAGES=(
     gcc make binutils libc6-dev pkg-config python3
+    musl-tools linux-libc-dev gperf patch
     protobuf-c-compiler libprotobuf-c-dev
     nanopb python3-protobuf
     check libcmocka-dev libseccomp-dev libsubunit-dev
@@ -29,9 +44,11 @@ PACKAGES=(
 )
 
 want_packages=1
+nanopb_only=0
 for arg in "$@"; do
     case "$arg" in
-    --no-packages|--nanopb-only) want_packages=0 ;;
+    --no-packages) want_packages=0 ;;
+    --nanopb-only) want_packages=0; nanopb_only=1 ;;
     *) echo "install-deps.sh: unknown argument '$arg'" >&2; exit 2 ;;
     esac
 done
@@ -70,33 +87,58 @@ debian_mirror() {
     echo "${uri:-http://deb.debian.org/debian}"
 }
 
-fetch_nanopb() {
-    local dest="$deps_dir/nanopb-$NANOPB_VERSION"
-    if [ -f "$dest/pb_encode.c" ] && [ -f "$dest/.sha256-ok" ]; then
-        echo "install-deps: nanopb $NANOPB_VERSION sources present"
+# Download Debian source package $1's files (bookworm) into $2, through a
+# private apt configuration.
+apt_source_download() {
+    local pkg=$1 out=$2 d
+    d=$(mktemp -d)
+    # shellcheck disable=SC2064
+    trap "rm -rf '$d'" RETURN
+    mkdir -p "$d/lists/partial" "$d/cache/archives/partial"
+    echo "deb-src $(debian_mirror) bookworm main" > "$d/sources.list"
+    local apt_priv=(-o "Dir::Etc::sourcelist=$d/sources.list"
+                    -o "Dir::Etc::sourceparts=-"
+                    -o "Dir::State::Lists=$d/lists"
+                    -o "Dir::Cache=$d/cache")
+    apt-get "${apt_priv[@]}" -q update
+    (cd "$d" && apt-get "${apt_priv[@]}" -q source --download-only "$pkg")
+    cp "$d"/*.tar.* "$out"/
+}
+
+# fetch_source NAME VERSION SHA256 CHECK_FILE [DEBIAN_REVISION DEBIAN_SHA256]
+# Unpacks NAME's orig tarball to build/deps/NAME-VERSION and, given a Debian
+# revision, applies that revision's patch series.  CHECK_FILE (relative to
+# the tree) must exist afterwards.
+fetch_source() {
+    local name=$1 version=$2 sha=$3 check=$4 deb_rev=${5:-} deb_sha=${6:-}
+    local dest="$deps_dir/$name-$version"
+    if [ -f "$dest/$check" ] && [ -f "$dest/.sha256-ok" ]; then
+        echo "install-deps: $name $version sources present"
         return
     fi
     mkdir -p "$deps_dir"
-    local tarball="$deps_dir/nanopb_$NANOPB_VERSION.orig.tar.gz"
-    if [ ! -f "$tarball" ] || ! echo "$NANOPB_SHA256  $tarball" | sha256sum -c --status; then
-        local d
-        d=$(mktemp -d)
-        # shellcheck disable=SC2064
-        trap "rm -rf '$d'" RETURN
-        mkdir -p "$d/lists/partial" "$d/cache/archives/partial"
-        echo "deb-src $(debian_mirror) bookworm main" > "$d/sources.list"
-        local apt_priv=(-o "Dir::Etc::sourcelist=$d/sources.list"
-                        -o "Dir::Etc::sourceparts=-"
-                        -o "Dir::State::Lists=$d/lists"
-                        -o "Dir::Cache=$d/cache")
-        apt-get "${apt_priv[@]}" -q update
-        (cd "$d" && apt-get "${apt_priv[@]}" -q source --download-only nanopb)
-        cp "$d/nanopb_$NANOPB_VERSION.orig.tar.gz" "$tarball"
+    local orig="$deps_dir/${name}_$version.orig.tar.gz"
+    local debian=""
+    [ -n "$deb_rev" ] && debian="$deps_dir/${name}_$deb_rev.debian.tar.xz"
+    if ! echo "$sha  $orig" | sha256sum -c --status 2>/dev/null ||
+       { [ -n "$debian" ] && ! echo "$deb_sha  $debian" | sha256sum -c --status 2>/dev/null; }; then
+        apt_source_download "$name" "$deps_dir"
     fi
-    echo "$NANOPB_SHA256  $tarball" | sha256sum -c --quiet
+    echo "$sha  $orig" | sha256sum -c --quiet
     rm -rf "$dest"
-    tar -xzf "$tarball" -C "$deps_dir"
-    [ -f "$dest/pb_encode.c" ] || { echo "install-deps: $dest/pb_encode.c missing" >&2; exit 1; }
+    tar --no-same-owner -xzf "$orig" -C "$deps_dir"
+    if [ -n "$debian" ]; then
+        echo "$deb_sha  $debian" | sha256sum -c --quiet
+        local p
+        tar --no-same-owner -xJf "$debian" -C "$dest"
+        if [ -f "$dest/debian/patches/series" ]; then
+            while read -r p; do
+                case "$p" in ''|'#'*) continue ;; esac
+                patch -s -p1 -d "$dest" < "$dest/debian/patches/$p"
+            done < "$dest/debian/patches/series"
+        fi
+    fi
+    [ -f "$dest/$check" ] || { echo "install-deps: $dest/$check missing" >&2; exit 1; }
     touch "$dest/.sha256-ok"
 }
 
@@ -112,5 +154,11 @@ check_generator_version() {
 
 [ "$want_packages" -eq 1 ] && install_packages
 check_generator_version
-fetch_nanopb
+fetch_source nanopb "$NANOPB_VERSION" "$NANOPB_SHA256" pb_encode.c
+if [ "$nanopb_only" -eq 0 ]; then
+    fetch_source protobuf-c "$PROTOBUF_C_VERSION" "$PROTOBUF_C_SHA256" protobuf-c/protobuf-c.c \
+        "$PROTOBUF_C_DEBIAN" "$PROTOBUF_C_DEBIAN_SHA256"
+    fetch_source libseccomp "$LIBSECCOMP_VERSION" "$LIBSECCOMP_SHA256" src/api.c \
+        "$LIBSECCOMP_DEBIAN" "$LIBSECCOMP_DEBIAN_SHA256"
+fi
 echo "install-deps: done"

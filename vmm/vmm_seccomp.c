@@ -19,7 +19,7 @@
 
 #include "vmm.h"
 
-#define RULE(call, ...) seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(call), __VA_ARGS__)
+#define RULE(call, ...) seccomp_rule_add(ctx, SCMP_ACT_ALLOW, __NR_##call, __VA_ARGS__)
 
 static int fd_rules(scmp_filter_ctx ctx, const int *image_fds, uint32_t n)
 {
@@ -82,6 +82,11 @@ int vmm_lockdown(int vcpu_fd, const int *image_fds, uint32_t n_images, uint64_t 
         rc = RULE(write, 1, SCMP_A0(SCMP_CMP_EQ, 1));
     if (rc == 0)
         rc = RULE(write, 1, SCMP_A0(SCMP_CMP_EQ, 2));
+    /* musl's stdio writes with writev. */
+    if (rc == 0)
+        rc = RULE(writev, 1, SCMP_A0(SCMP_CMP_EQ, 1));
+    if (rc == 0)
+        rc = RULE(writev, 1, SCMP_A0(SCMP_CMP_EQ, 2));
     /* Teardown (vmm_run): closing the VM's descriptors, unmapping guest RAM
      * and kvm_run, freeing heap memory (free may trim with brk/munmap). */
     if (rc == 0)
