@@ -73,6 +73,7 @@ functional: all
 hostile: all $(HOSTILE_BIN)
 	$(Q)$(PYTHON) tests/functional/test_hostile.py --instar $(BUILD)/instar \
 		--core $(BUILD)/core.bin --guest $(HOSTILE_BIN)
+	$(Q)$(PYTHON) tests/functional/test_blobs.py --instar $(BUILD)/instar
 
 # The release build's lockdown (sanitizer builds do not load the filter).
 lockdown: all $(HOSTILE_BIN)

@@ -20,68 +20,48 @@
 
 #define BLOB_MAX_FILE (4u << 20)
 #define BLOB_MAX_PHDRS 16u
+#define BLOB_MAX_NOTES 256u
 
-/* Read a whole file of at most `max` bytes.  Returns a malloc'd buffer. */
-static uint8_t *read_file(const char *path, size_t max, size_t *len)
+/* Read exactly `len` bytes at `off`. */
+static bool read_at(int fd, void *dst, size_t len, uint64_t off)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    uint8_t *buf = NULL;
     size_t got = 0;
 
-    if (fd < 0)
-        return NULL;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
-        (uint64_t)st.st_size > max) {
-        errno = EFBIG;
-        goto out_close;
-    }
-    buf = malloc((size_t)st.st_size);
-    if (buf == NULL)
-        goto out_close;
-    while (got < (size_t)st.st_size) {
-        ssize_t n = pread(fd, buf + got, (size_t)st.st_size - got, (off_t)got);
+    while (got < len) {
+        ssize_t n = pread(fd, (uint8_t *)dst + got, len - got, (off_t)(off + got));
 
         if (n <= 0) {
-            free(buf);
-            buf = NULL;
             errno = n == 0 ? EIO : errno;
-            goto out_close;
+            return false;
         }
         got += (size_t)n;
     }
-    *len = got;
-out_close:
-    close(fd);
-    return buf;
+    return true;
 }
 
-/* Find and check the INSTAR note inside the PT_NOTE segment `ph`. */
-static bool check_note(const uint8_t *f, size_t flen, const Elf64_Phdr *ph, uint32_t kind,
-                       uint64_t base)
+/* Find and check the INSTAR note among the notes `n` (a PT_NOTE segment's
+ * `len` bytes). */
+static bool check_note(const uint8_t *n, uint64_t len, uint32_t kind, uint64_t base)
 {
-    uint64_t off = ph->p_offset;
-    uint64_t end;
+    uint64_t off = 0;
 
-    if (__builtin_add_overflow(ph->p_offset, ph->p_filesz, &end) || end > flen)
-        return false;
-    while (end - off >= sizeof(Elf64_Nhdr)) {
+    while (len - off >= sizeof(Elf64_Nhdr)) {
         Elf64_Nhdr nh;
         uint64_t name_off = off + sizeof(nh);
         uint64_t desc_off;
         uint64_t next;
 
-        memcpy(&nh, f + off, sizeof(nh));
+        memcpy(&nh, n + off, sizeof(nh));
         desc_off = name_off + ((nh.n_namesz + 3u) & ~3ull);
         next = desc_off + ((nh.n_descsz + 3u) & ~3ull);
-        if (next > end || next <= off)
+        if (next > len || next <= off)
             return false;
         if (nh.n_type == ABI_NOTE_TYPE && nh.n_namesz == sizeof(ABI_NOTE_NAME) &&
-            memcmp(f + name_off, ABI_NOTE_NAME, sizeof(ABI_NOTE_NAME)) == 0 &&
+            memcmp(n + name_off, ABI_NOTE_NAME, sizeof(ABI_NOTE_NAME)) == 0 &&
             nh.n_descsz == sizeof(struct abi_blob_note)) {
             struct abi_blob_note note;
 
-            memcpy(&note, f + desc_off, sizeof(note));
+            memcpy(&note, n + desc_off, sizeof(note));
             return note.abi_version == ABI_CALL_TABLE_VERSION && note.kind == kind &&
                    note.load_addr == base;
         }
@@ -90,40 +70,55 @@ static bool check_note(const uint8_t *f, size_t flen, const Elf64_Phdr *ph, uint
     return false;
 }
 
+/* Segments are read straight into guest RAM: no copy of the whole file. */
 bool vmm_load_blob(struct vmm_mem *mem, const char *path, uint32_t kind, uint64_t base,
                    uint64_t cap, uint64_t *entry)
 {
-    size_t flen = 0;
-    uint8_t *f = read_file(path, BLOB_MAX_FILE, &flen);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    uint64_t flen;
     Elf64_Ehdr eh;
+    Elf64_Phdr phs[BLOB_MAX_PHDRS];
     bool note_ok = false;
     bool entry_ok = false;
-    bool ok = false;
     uint8_t seen[ABI_SMALL_PAGES_END / ABI_PAGE_SIZE] = {0};
 
-    if (f == NULL) {
-        vmm_error("cannot read guest blob '%s': %s", path, vmm_strerror(errno));
-        return false;
+    if (fd < 0 || fstat(fd, &st) != 0)
+        goto io_error;
+    if (!S_ISREG(st.st_mode) || st.st_size <= 0 || (uint64_t)st.st_size > BLOB_MAX_FILE) {
+        errno = EFBIG;
+        goto io_error;
     }
+    flen = (uint64_t)st.st_size;
     if (flen < sizeof(eh))
         goto bad;
-    memcpy(&eh, f, sizeof(eh));
+    if (!read_at(fd, &eh, sizeof(eh), 0))
+        goto io_error;
     if (memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
         eh.e_ident[EI_DATA] != ELFDATA2LSB || eh.e_type != ET_EXEC ||
         eh.e_machine != EM_X86_64 || eh.e_phentsize != sizeof(Elf64_Phdr) ||
         eh.e_phnum == 0 || eh.e_phnum > BLOB_MAX_PHDRS || eh.e_phoff > flen ||
         (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr) > flen - eh.e_phoff)
         goto bad;
+    if (!read_at(fd, phs, eh.e_phnum * sizeof(Elf64_Phdr), eh.e_phoff))
+        goto io_error;
     for (unsigned i = 0; i < eh.e_phnum; i++) {
-        Elf64_Phdr ph;
+        const Elf64_Phdr ph = phs[i];
         uint64_t mend;
         uint64_t fend;
         uint8_t perm = VMM_PAGE_R | VMM_PAGE_U;
         uint8_t *dst;
 
-        memcpy(&ph, f + eh.e_phoff + i * sizeof(ph), sizeof(ph));
+        if (__builtin_add_overflow(ph.p_offset, ph.p_filesz, &fend) || fend > flen)
+            goto bad;
         if (ph.p_type == PT_NOTE) {
-            note_ok = note_ok || check_note(f, flen, &ph, kind, base);
+            uint8_t notes[BLOB_MAX_NOTES];
+
+            if (ph.p_filesz > sizeof(notes))
+                goto bad;
+            if (!read_at(fd, notes, ph.p_filesz, ph.p_offset))
+                goto io_error;
+            note_ok = note_ok || check_note(notes, ph.p_filesz, kind, base);
             continue;
         }
         if (ph.p_type == PT_GNU_STACK)
@@ -133,8 +128,7 @@ bool vmm_load_blob(struct vmm_mem *mem, const char *path, uint32_t kind, uint64_
         if (ph.p_memsz == 0)
             continue;
         if (ph.p_vaddr % ABI_PAGE_SIZE != 0 || ph.p_vaddr < base || ph.p_filesz > ph.p_memsz ||
-            __builtin_add_overflow(ph.p_vaddr, ph.p_memsz, &mend) || mend > base + cap ||
-            __builtin_add_overflow(ph.p_offset, ph.p_filesz, &fend) || fend > flen)
+            __builtin_add_overflow(ph.p_vaddr, ph.p_memsz, &mend) || mend > base + cap)
             goto bad;
         if ((ph.p_flags & PF_W) && (ph.p_flags & PF_X))
             goto bad; /* W^X */
@@ -151,29 +145,34 @@ bool vmm_load_blob(struct vmm_mem *mem, const char *path, uint32_t kind, uint64_
         dst = vmm_guest_range(mem, VMM_GPA(ph.p_vaddr), ph.p_memsz);
         if (dst == NULL)
             goto bad;
-        memcpy(dst, f + ph.p_offset, ph.p_filesz);
+        if (!read_at(fd, dst, ph.p_filesz, ph.p_offset))
+            goto io_error;
         /* .bss stays as the fresh, zero-filled mapping left it. */
         if (!vmm_mem_set_perm(mem, ph.p_vaddr, ph.p_memsz, perm))
             goto bad;
         if ((ph.p_flags & PF_X) && eh.e_entry >= ph.p_vaddr && eh.e_entry < mend)
             entry_ok = true;
     }
+    close(fd);
     if (!note_ok) {
         vmm_error("guest blob '%s' was not built for this instar (ABI note missing or "
                   "version %u expected)", path, ABI_CALL_TABLE_VERSION);
-        free(f);
         return false;
     }
     if (!entry_ok)
-        goto bad;
+        goto bad_closed;
     *entry = eh.e_entry;
-    ok = true;
-    free(f);
-    return ok;
+    return true;
+io_error:
+    vmm_error("cannot read guest blob '%s': %s", path, vmm_strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    return false;
 bad:
+    close(fd);
+bad_closed:
     vmm_error("guest blob '%s' is not a valid instar blob for 0x%llx", path,
               (unsigned long long)base);
-    free(f);
     return false;
 }
 
