@@ -45,6 +45,7 @@ endif
 
 GEN_NANOPB := $(BUILD)/gen/nanopb
 GEN_PBC := $(BUILD)/gen/protobuf-c
+GEN_SECCOMP := $(BUILD)/gen/seccomp
 
 # ---- guest toolchain ---------------------------------------------------------
 # Everything that can run at CPL0 must avoid SSE (platform.md); we build all
@@ -65,16 +66,18 @@ GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,--build-id=none -Wl,--gc-sections
 	-Wl,-z,max-page-size=0x1000 -Wl,-z,noexecstack -Wl,-z,norelro -Wl,--no-warn-rwx-segments
 
 # ---- host toolchain ----------------------------------------------------------
-HOST_INC := -Ishared -Icrates/wire -Icrates/measure -Icrates/image -Icrates/rt -Ivmm -I$(GEN_PBC)
+HOST_INC := -Ishared -Icrates/wire -Icrates/measure -Icrates/image -Icrates/rt -Ivmm -I$(GEN_PBC) \
+	-I$(GEN_SECCOMP)
 HOST_CFLAGS := -std=gnu11 -O2 -g -fstack-protector-strong -fstack-clash-protection \
 	-D_FORTIFY_SOURCE=2 -fPIE -DINSTAR_VERSION='"$(VERSION)"' $(HOST_INC) $(WARNINGS) -MMD -MP
 HOST_LDFLAGS := -static-pie -Wl,-z,relro,-z,now
-HOST_LIBS := -lprotobuf-c -lseccomp
+HOST_LIBS := -lprotobuf-c
 
 # The release binary (build/instar) links musl, not glibc: glibc's static
 # start-up runs ~60 CPUIDs, each a trap to the hypervisor on virtual machines
-# (~0.25 ms per run here); musl's runs none.  protobuf-c and libseccomp are
-# built against musl from Debian's source packages (scripts/build-musl-deps.sh).
+# (~0.25 ms per run here); musl's runs none.  protobuf-c is built against
+# musl from Debian's source package (scripts/build-musl-deps.sh); the
+# seccomp filter is compiled by libseccomp at build time.
 # Tests, fuzzers and SAN=1 builds link glibc and Debian's libraries.
 # HOST_LIBC=glibc builds build/instar with glibc too.
 HOST_LIBC ?= musl
@@ -88,7 +91,7 @@ MUSL_LIBDIR ?= /usr/lib/$(shell $(HOSTCC) -dumpmachine | sed 's/-gnu$$/-musl/')
 MUSL_CFLAGS = $(filter-out -D_FORTIFY_SOURCE=2,$(HOST_CFLAGS)) -isystem $(MUSL_DIR)/include
 MUSL_LINK_START = $(MUSL_LIBDIR)/rcrt1.o $(MUSL_LIBDIR)/crti.o \
 	$(shell $(HOSTCC) -print-file-name=crtbeginS.o)
-MUSL_LINK_END = $(MUSL_DIR)/lib/libprotobuf-c.a $(MUSL_DIR)/lib/libseccomp.a \
+MUSL_LINK_END = $(MUSL_DIR)/lib/libprotobuf-c.a \
 	-L$(MUSL_LIBDIR) -lc $(shell $(HOSTCC) -print-libgcc-file-name) \
 	$(shell $(HOSTCC) -print-file-name=crtendS.o) $(MUSL_LIBDIR)/crtn.o
 
@@ -144,10 +147,9 @@ all: $(BINS)
 
 # ---- dependencies ------------------------------------------------------------
 PBC_SRC_STAMP := build/deps/protobuf-c-1.4.1/.sha256-ok
-SECCOMP_SRC_STAMP := build/deps/libseccomp-2.5.4/.sha256-ok
-$(DEPS_STAMP) $(PBC_SRC_STAMP) $(SECCOMP_SRC_STAMP):
+$(DEPS_STAMP) $(PBC_SRC_STAMP):
 	$(Q)bash scripts/install-deps.sh
-$(MUSL_STAMP): scripts/build-musl-deps.sh | $(PBC_SRC_STAMP) $(SECCOMP_SRC_STAMP)
+$(MUSL_STAMP): scripts/build-musl-deps.sh | $(PBC_SRC_STAMP)
 	$(call msg,MUSL-DEPS,$(MUSL_DIR))
 	$(Q)MUSL_CC=$(MUSL_CC) bash scripts/build-musl-deps.sh >/dev/null
 deps: $(DEPS_STAMP) $(if $(filter musl,$(HOST_LIBC)),$(MUSL_STAMP))
@@ -162,6 +164,18 @@ $(GEN_PBC)/guest.pb-c.c $(GEN_PBC)/guest.pb-c.h: proto/guest.proto | $(DEPS_STAM
 	$(call msg,PROTOC-C,$<)
 	$(Q)mkdir -p $(GEN_PBC)
 	$(Q)protoc-c --proto_path=proto --c_out=$(GEN_PBC) proto/guest.proto
+
+# The seccomp filter, compiled by libseccomp at build time (vmm_seccomp_gen.c).
+$(BUILD)/vmm_seccomp_gen: vmm/vmm_seccomp_gen.c vmm/vmm_fds.h | $(DEPS_STAMP)
+	$(call msg,HOST-CC,$@)
+	$(Q)$(HOSTCC) -std=gnu11 -O2 $(WARNINGS) -Ivmm $< -lseccomp -o $@
+
+$(GEN_SECCOMP)/seccomp_filter.h: $(BUILD)/vmm_seccomp_gen
+	$(call msg,SECCOMP,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$< > $@.tmp && mv $@.tmp $@
+
+$(HO)/vmm/vmm_seccomp.o $(HM)/vmm/vmm_seccomp.o: $(GEN_SECCOMP)/seccomp_filter.h
 
 # ---- guest objects -----------------------------------------------------------
 $(GO)/gen/%.o: $(BUILD)/gen/%.c | $(DEPS_STAMP)
@@ -241,7 +255,7 @@ install: all
 	install -m 0644 $(BUILD)/core.bin $(BUILD)/measure.bin $(DESTDIR)$(PREFIX)/lib/instar/
 
 clean:
-	rm -rf $(GO) $(HO) $(HM) $(BUILD)/gen $(BUILD)/tests $(BINS)
+	rm -rf $(GO) $(HO) $(HM) $(BUILD)/gen $(BUILD)/tests $(BUILD)/vmm_seccomp_gen $(BINS)
 
 distclean:
 	rm -rf $(BUILD)

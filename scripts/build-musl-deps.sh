@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# build-musl-deps.sh: build the host monitor's two libraries, protobuf-c's
-# runtime and libseccomp, against musl, from the Debian source packages that
-# scripts/install-deps.sh unpacked (same releases and Debian patches as
-# Debian 12's libprotobuf-c-dev and libseccomp-dev).
+# build-musl-deps.sh: build the host monitor's one library, protobuf-c's
+# runtime, against musl, from the Debian source package that
+# scripts/install-deps.sh unpacked (the release of Debian 12's
+# libprotobuf-c-dev, with its Debian patches).  The seccomp filter needs no
+# library at run time: libseccomp compiles it at build time
+# (vmm/vmm_seccomp_gen.c).
 #
 # Why musl: the release build of instar is a static-pie executable, and
 # glibc's static start-up identifies the CPU with ~60 CPUID instructions;
@@ -11,11 +13,10 @@
 # docs/building.md.
 #
 # Output (under build/deps/musl/, whatever BUILD is):
-#   include/   protobuf-c/protobuf-c.h, seccomp.h, seccomp-syscalls.h, and
-#              links to the kernel's UAPI headers (linux/, asm/, asm-generic/)
+#   include/   protobuf-c/protobuf-c.h, and links to the kernel's UAPI headers (linux/, asm/, asm-generic/)
 #              from Debian's linux-libc-dev, which musl's own include
 #              directory does not carry
-#   lib/       libprotobuf-c.a, libseccomp.a (position-independent)
+#   lib/       libprotobuf-c.a (position-independent)
 #
 # Usage: scripts/build-musl-deps.sh  (idempotent; rebuilds everything)
 set -euo pipefail
@@ -25,11 +26,9 @@ deps="$top/build/deps"
 out="$deps/musl"
 MUSL_CC=${MUSL_CC:-musl-gcc}
 PROTOBUF_C_DIR="$deps/protobuf-c-1.4.1"
-LIBSECCOMP_DIR="$deps/libseccomp-2.5.4"
 
-for d in "$PROTOBUF_C_DIR" "$LIBSECCOMP_DIR"; do
-    [ -f "$d/.sha256-ok" ] || { echo "build-musl-deps: $d missing (run scripts/install-deps.sh)" >&2; exit 1; }
-done
+[ -f "$PROTOBUF_C_DIR/.sha256-ok" ] ||
+    { echo "build-musl-deps: $PROTOBUF_C_DIR missing (run scripts/install-deps.sh)" >&2; exit 1; }
 command -v "$MUSL_CC" >/dev/null || { echo "build-musl-deps: $MUSL_CC missing (Debian package musl-tools)" >&2; exit 1; }
 
 rm -rf "$out"
@@ -52,17 +51,5 @@ cp "$PROTOBUF_C_DIR/protobuf-c/protobuf-c.h" "$out/include/protobuf-c/"
     -o "$out/obj/protobuf-c.o"
 ar rcs "$out/lib/libprotobuf-c.a" "$out/obj/protobuf-c.o"
 
-# libseccomp: its own configure and make, out of tree.  The Debian patch
-# updates the syscall table, so gperf regenerates the lookup code.
-mkdir -p "$out/seccomp-build"
-(
-    cd "$out/seccomp-build"
-    "$LIBSECCOMP_DIR/configure" -q CC="$MUSL_CC" CFLAGS="${cflags[*]} -w" \
-        --enable-static --disable-shared --disable-python >/dev/null
-    make -s -C src libseccomp.la >/dev/null
-)
-cp "$out/seccomp-build/src/.libs/libseccomp.a" "$out/lib/"
-cp "$out/seccomp-build/include/seccomp.h" "$LIBSECCOMP_DIR/include/seccomp-syscalls.h" \
-    "$out/include/"
 touch "$out/.ok"
 echo "build-musl-deps: done"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # install-deps.sh: install the Debian packages instar builds and tests with,
-# and fetch three Debian source packages: nanopb (the runtime compiled into
-# the guest), protobuf-c and libseccomp (the host monitor's two libraries,
-# compiled against musl for the release binary by scripts/build-musl-deps.sh).
+# and fetch two Debian source packages: nanopb (the runtime compiled into
+# the guest) and protobuf-c (the host monitor's library, compiled against
+# musl for the release binary by scripts/build-musl-deps.sh).
 #
 # Idempotent: packages already present are not reinstalled and a source
 # package is fetched only when its unpacked tree under build/deps/ is missing.
@@ -20,21 +20,17 @@ deps_dir="$top/build/deps"
 # guest must be the same release; the orig tarball's sha256 pins it.
 NANOPB_VERSION=0.4.7
 NANOPB_SHA256=e1d89b166367a3c42d42311bdc2ed57ff78f86aede9a66828516e45490d48c81
-# The host's libraries for the musl build: the same releases as Debian 12's
-# libprotobuf-c-dev and libseccomp-dev (which the glibc test builds use),
-# with the Debian revision's patches.
+# The host's library for the musl build: the release of Debian 12's
+# libprotobuf-c-dev (which the glibc test builds use), with the Debian
+# revision's patches (none in 1.4.1-1).
 PROTOBUF_C_VERSION=1.4.1
 PROTOBUF_C_DEBIAN=1.4.1-1
 PROTOBUF_C_SHA256=4cc4facd508172f3e0a4d3a8736225d472418aee35b4ad053384b137b220339f
 PROTOBUF_C_DEBIAN_SHA256=7b303d1f1fb995fd242681db40f1415f368d14fe877b3c832ad1ca67b7db8096
-LIBSECCOMP_VERSION=2.5.4
-LIBSECCOMP_DEBIAN=2.5.4-1+deb12u1
-LIBSECCOMP_SHA256=d82902400405cf0068574ef3dc1fe5f5926207543ba1ae6f8e7a1576351dcbdb
-LIBSECCOMP_DEBIAN_SHA256=665fc6ad1b9887207b0af1a293a2d7975e2df503a2618d1808b970081f9672f6
 
 PACKAGES=(
     gcc make binutils libc6-dev pkg-config python3
-    musl-tools linux-libc-dev gperf patch
+    musl-tools linux-libc-dev patch
     protobuf-c-compiler libprotobuf-c-dev
     nanopb python3-protobuf
     check libcmocka-dev libseccomp-dev libsubunit-dev
@@ -158,7 +154,5 @@ fetch_source nanopb "$NANOPB_VERSION" "$NANOPB_SHA256" pb_encode.c
 if [ "$nanopb_only" -eq 0 ]; then
     fetch_source protobuf-c "$PROTOBUF_C_VERSION" "$PROTOBUF_C_SHA256" protobuf-c/protobuf-c.c \
         "$PROTOBUF_C_DEBIAN" "$PROTOBUF_C_DEBIAN_SHA256"
-    fetch_source libseccomp "$LIBSECCOMP_VERSION" "$LIBSECCOMP_SHA256" src/api.c \
-        "$LIBSECCOMP_DEBIAN" "$LIBSECCOMP_DEBIAN_SHA256"
 fi
 echo "install-deps: done"

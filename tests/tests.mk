@@ -12,6 +12,7 @@ IMG_TEST_DEPS := tests/unit/img_harness.c tests/unit/test_util.c tests/unit/qemu
 	tests/unit/host_rt.c $(IMAGE_SRCS) $(CALC_SRCS) $(FMT_SRCS)
 
 UNIT_TESTS := $(TB)/test_calc $(TB)/test_cli $(TB)/test_argv $(TB)/test_wire $(TB)/test_op_measure \
+	$(TB)/test_seccomp \
 	$(IMG_TESTS)
 
 $(TB)/test_img_%: tests/unit/test_img_%.c $(IMG_TEST_DEPS) | $(DEPS_STAMP)
@@ -24,6 +25,12 @@ $(TB)/test_calc: tests/unit/test_calc.c tests/unit/test_util.c tests/unit/qemu_r
 	$(Q)mkdir -p $(@D)
 	$(Q)$(HOSTCC) $(TEST_CFLAGS) $^ $(CHECK_LIBS) -o $@
 
+$(TB)/test_seccomp: tests/unit/test_seccomp.c tests/unit/test_util.c \
+		$(GEN_SECCOMP)/seccomp_filter.h | $(DEPS_STAMP)
+	$(call msg,TEST-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOSTCC) $(TEST_CFLAGS) $(filter %.c,$^) $(CHECK_LIBS) -o $@
+
 $(TB)/test_cli: tests/unit/test_cli.c tests/unit/test_util.c tests/unit/qemu_ref.c vmm/vmm_size.c vmm/vmm_opts.c \
 		vmm/vmm_log.c | $(DEPS_STAMP)
 	$(call msg,TEST-CC,$@)
@@ -31,11 +38,11 @@ $(TB)/test_cli: tests/unit/test_cli.c tests/unit/test_util.c tests/unit/qemu_ref
 	$(Q)$(HOSTCC) $(TEST_CFLAGS) $^ $(CHECK_LIBS) -o $@
 
 $(TB)/test_argv: tests/unit/test_argv.c tests/unit/test_util.c $(filter-out vmm/vmm_main.c,$(VMM_SRCS)) $(WIRE_SRCS) \
-		$(CALC_SRCS) $(GEN_PBC)/guest.pb-c.c | $(DEPS_STAMP)
+		$(CALC_SRCS) $(GEN_PBC)/guest.pb-c.c | $(DEPS_STAMP) $(GEN_SECCOMP)/seccomp_filter.h
 	$(call msg,TEST-CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(HOSTCC) $(TEST_CFLAGS) -DINSTAR_VERSION='"test"' -Wno-cast-qual $^ $(CHECK_LIBS) \
-		-lprotobuf-c -lseccomp -o $@
+		-lprotobuf-c -o $@
 
 $(TB)/test_wire: tests/unit/test_wire.c tests/unit/test_util.c vmm/vmm_proto.c vmm/vmm_log.c $(WIRE_SRCS) \
 		$(GEN_PBC)/guest.pb-c.c | $(DEPS_STAMP)

@@ -219,13 +219,17 @@ struct vmm_run_result {
 void vmm_run(const struct vmm_run_params *p, struct vmm_run_result *res);
 
 /* ---- lockdown (vmm_seccomp.c) -------------------------------------------- */
+/* Move the vCPU and image descriptors to the numbers the seccomp filter
+ * names (vmm_fds.h), first moving any of `vm_fd`, `vcpu_fd` and `image_fds`
+ * out of that range; updates them.  Returns 0 or a negative errno. */
+int vmm_place_fds(int *vm_fd, int *vcpu_fd, int *image_fds, uint32_t n_images);
 /* Drop what the run does not need, once set-up is complete and before the
- * guest runs: rlimits (no core, few descriptors, CPU and address-space
- * caps), no_new_privs, and a seccomp allow-list (ioctl on the vCPU only,
- * pread64/lseek on the images, write to stdout/stderr, teardown) that kills
- * the process on anything else.  Returns 0 or a negative errno. */
-int vmm_lockdown(int vcpu_fd, const int *image_fds, uint32_t n_images, uint64_t ram_size,
-                 uint32_t timeout_ms);
+ * guest runs: rlimits (no core, no descriptor above `highest_fd`, CPU and
+ * address-space caps), no_new_privs, and the seccomp allow-list (ioctl on
+ * the vCPU only, pread64/lseek on the images, write to stdout/stderr,
+ * teardown) that kills the process on anything else.  Returns 0 or a
+ * negative errno. */
+int vmm_lockdown(int highest_fd, uint64_t ram_size, uint32_t timeout_ms);
 
 /* ---- commands ---------------------------------------------------------- */
 int vmm_cmd_measure(int argc, char **argv);

@@ -49,6 +49,7 @@ struct vm {
     int kvm_fd;
     int vm_fd;
     int vcpu_fd;
+    int dev_fd[ABI_MAX_DEVICES]; /* the images, at VMM_FD_IMAGE0.. after lockdown */
     struct kvm_run *run;
     size_t run_size;
     struct vmm_mem mem;
@@ -414,7 +415,7 @@ static void db_read(struct vm *vm, uint64_t gpa)
     }
     vm->res->bytes_read += n;
     while (done < n) {
-        ssize_t r = pread(dev->fd, dst + done, n - done, (off_t)(req.offset + done));
+        ssize_t r = pread(vm->dev_fd[req.dev], dst + done, n - done, (off_t)(req.offset + done));
 
         if (r < 0 && errno == EINTR)
             continue;
@@ -460,7 +461,7 @@ static void db_extents(struct vm *vm, uint64_t gpa)
     memset(ext, 0, sizeof(ext));
     while (off < dev->size && count < req.max_entries) {
         /* After a hole, SEEK_DATA has already said where data starts. */
-        off_t data = at_data ? (off_t)off : lseek(dev->fd, (off_t)off, SEEK_DATA);
+        off_t data = at_data ? (off_t)off : lseek(vm->dev_fd[req.dev], (off_t)off, SEEK_DATA);
         off_t hole;
 
         at_data = false;
@@ -476,7 +477,7 @@ static void db_extents(struct vm *vm, uint64_t gpa)
             at_data = true;
             continue;
         }
-        hole = lseek(dev->fd, (off_t)off, SEEK_HOLE);
+        hole = lseek(vm->dev_fd[req.dev], (off_t)off, SEEK_HOLE);
         if (hole < 0 || (uint64_t)hole > dev->size || (uint64_t)hole <= off)
             hole = (off_t)dev->size;
         ext[count++] = (struct abi_extent){off, (uint64_t)hole - off, ABI_EXTENT_DATA, 0};
@@ -688,16 +689,20 @@ static void run_loop(struct vm *vm)
  * apply the seccomp allow-list (vmm_seccomp.c). */
 static bool lock_down(struct vm *vm)
 {
-    int fds[ABI_MAX_DEVICES];
     const char *selftest = getenv("INSTAR_SECCOMP_SELFTEST");
+    int highest;
     int rc;
 
     close(vm->kvm_fd); /* the VM and vCPU descriptors keep KVM alive */
     vm->kvm_fd = -1;
+    /* The filter is compiled at build time: descriptors to their numbers. */
+    rc = vmm_place_fds(&vm->vm_fd, &vm->vcpu_fd, vm->dev_fd, vm->p->device_count);
+    highest = vm->vm_fd > vm->vcpu_fd ? vm->vm_fd : vm->vcpu_fd;
     for (uint32_t i = 0; i < vm->p->device_count; i++)
-        fds[i] = vm->p->devices[i].fd;
-    rc = vmm_lockdown(vm->vcpu_fd, fds, vm->p->device_count, vm->mem.ram_size,
-                      vm->p->timeout_ms ? vm->p->timeout_ms : VMM_DEFAULT_TIMEOUT_MS);
+        highest = vm->dev_fd[i] > highest ? vm->dev_fd[i] : highest;
+    if (rc == 0)
+        rc = vmm_lockdown(highest, vm->mem.ram_size,
+                          vm->p->timeout_ms ? vm->p->timeout_ms : VMM_DEFAULT_TIMEOUT_MS);
     if (rc != 0) {
         set_outcome(vm, VMM_RUN_HOST, "cannot lock the monitor down: %s", vmm_strerror(-rc));
         return false;
@@ -738,6 +743,8 @@ void vmm_run(const struct vmm_run_params *p, struct vmm_run_result *res)
         set_outcome(&vm, VMM_RUN_HOST, "too many devices");
         return;
     }
+    for (uint32_t i = 0; i < p->device_count; i++)
+        vm.dev_fd[i] = p->devices[i].fd;
     if (kvm_open(&vm) && setup_memory(&vm) && load_guest(&vm, &entry) &&
         setup_vcpu(&vm, entry) && arm_watchdog(&vm) && lock_down(&vm)) {
         watchdog_run = vm.run;
@@ -751,6 +758,11 @@ void vmm_run(const struct vmm_run_params *p, struct vmm_run_result *res)
         munmap(vm.run, vm.run_size);
     if (vm.vcpu_fd >= 0)
         close(vm.vcpu_fd);
+    /* Images moved by the lockdown are ours to close (the caller's numbers
+     * were closed by the move). */
+    for (uint32_t i = 0; i < p->device_count; i++)
+        if (vm.dev_fd[i] != p->devices[i].fd)
+            close(vm.dev_fd[i]);
     if (vm.vm_fd >= 0)
         close(vm.vm_fd);
     if (vm.kvm_fd >= 0)

@@ -33,10 +33,10 @@ $(FUZZ_DIR)/fuzz_frames: tests/fuzz/fuzz_frames.c vmm/vmm_proto.c vmm/vmm_log.c 
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $^ -lprotobuf-c -o $@
 
 $(FUZZ_DIR)/fuzz_cli: tests/fuzz/fuzz_cli.c $(filter-out vmm/vmm_main.c,$(VMM_SRCS)) $(WIRE_SRCS) \
-		$(CALC_SRCS) $(GEN_PBC)/guest.pb-c.c | $(DEPS_STAMP)
+		$(CALC_SRCS) $(GEN_PBC)/guest.pb-c.c | $(DEPS_STAMP) $(GEN_SECCOMP)/seccomp_filter.h
 	$(call msg,FUZZ-CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $^ -lprotobuf-c -lseccomp -o $@
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $^ -lprotobuf-c -o $@
 
 $(FUZZ_DIR)/fuzz_calc: tests/fuzz/fuzz_calc.c $(CALC_SRCS) | $(DEPS_STAMP)
 	$(call msg,FUZZ-CC,$@)
