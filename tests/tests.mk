@@ -25,7 +25,7 @@ $(TB)/test_calc: tests/unit/test_calc.c tests/unit/test_util.c tests/unit/qemu_r
 	$(Q)mkdir -p $(@D)
 	$(Q)$(HOSTCC) $(TEST_CFLAGS) $^ $(CHECK_LIBS) -o $@
 
-$(TB)/test_seccomp: tests/unit/test_seccomp.c tests/unit/test_util.c \
+$(TB)/test_seccomp: tests/unit/test_seccomp.c tests/unit/test_util.c vmm/vmm_seccomp.c \
 		$(GEN_SECCOMP)/seccomp_filter.h | $(DEPS_STAMP)
 	$(call msg,TEST-CC,$@)
 	$(Q)mkdir -p $(@D)

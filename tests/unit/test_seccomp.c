@@ -10,6 +10,8 @@
  */
 #define _GNU_SOURCE
 #include <check.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/kvm.h>
@@ -18,10 +20,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 #include "seccomp_filter.h"
 #include "test_util.h"
+#include "vmm.h"
 #include "vmm_fds.h"
 
 #define N_INSNS (sizeof(vmm_seccomp_filter) / sizeof(vmm_seccomp_filter[0]))
@@ -221,6 +227,52 @@ START_TEST(ioctl_ignores_the_high_half_of_the_request)
 }
 END_TEST
 
+static ino_t inode(int fd)
+{
+    struct stat st;
+
+    ck_assert_int_eq(fstat(fd, &st), 0);
+    return st.st_ino;
+}
+
+/* The lockdown moves descriptors to the filter's numbers even when they
+ * start on each other's places. */
+START_TEST(descriptors_move_to_the_filters_numbers)
+{
+    /* Where each starts: vm and vcpu on image slots, image 0 on the vCPU's
+     * number, image 1 outside the range, image 2 already in place. */
+    const int start[5] = {VMM_FD_IMAGE0, VMM_FD_IMAGE0 + 1, VMM_FD_VCPU, 100, VMM_FD_IMAGE0 + 2};
+    ino_t ino[5];
+    int fds[5];
+    int images[3];
+
+    for (int i = 0; i < 5; i++) {
+        FILE *f = tmpfile();
+
+        ck_assert_ptr_nonnull(f);
+        ck_assert_int_eq(dup2(fileno(f), start[i]), start[i]);
+        fclose(f);
+        ino[i] = inode(start[i]);
+        fds[i] = start[i];
+    }
+    images[0] = fds[2];
+    images[1] = fds[3];
+    images[2] = fds[4];
+    ck_assert_int_eq(vmm_place_fds(&fds[0], &fds[1], images, 3), 0);
+    ck_assert_int_eq(fds[1], VMM_FD_VCPU);
+    ck_assert(inode(VMM_FD_VCPU) == ino[1]);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(images[i], VMM_FD_IMAGE0 + i);
+        ck_assert(inode(VMM_FD_IMAGE0 + i) == ino[2 + i]);
+    }
+    ck_assert_int_ge(fds[0], VMM_FD_END); /* the VM's left the range */
+    ck_assert(inode(fds[0]) == ino[0]);
+    ck_assert_int_eq(fcntl(100, F_GETFD), -1); /* the old numbers are closed */
+    ck_assert_int_ne(fcntl(VMM_FD_VCPU, F_GETFD) & FD_CLOEXEC, 0);
+    ck_assert_int_eq(vmm_place_fds(&fds[0], &fds[1], images, VMM_FD_IMAGES + 1), -EMFILE);
+}
+END_TEST
+
 static Suite *seccomp_suite(void)
 {
     Suite *s = suite_create("seccomp");
@@ -229,6 +281,7 @@ static Suite *seccomp_suite(void)
     tcase_add_loop_test(tc, filter_allows_exactly_the_monitors_calls, 0,
                         (int)(sizeof(calls) / sizeof(calls[0])));
     tcase_add_test(tc, ioctl_ignores_the_high_half_of_the_request);
+    tcase_add_test(tc, descriptors_move_to_the_filters_numbers);
     suite_add_tcase(s, tc);
     return s;
 }
