@@ -74,7 +74,7 @@ HOST_LDFLAGS := -static-pie -Wl,-z,relro,-z,now
 HOST_LIBS := -lprotobuf-c
 
 # The release binary (build/instar) links musl, not glibc: glibc's static
-# start-up runs ~60 CPUIDs, each a trap to the hypervisor on virtual machines
+# start-up runs ~40 CPUIDs, each a trap to the hypervisor on virtual machines
 # (~0.25 ms per run here); musl's runs none.  protobuf-c is built against
 # musl from Debian's source package (scripts/build-musl-deps.sh); the
 # seccomp filter is compiled by libseccomp at build time.

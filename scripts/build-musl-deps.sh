@@ -7,7 +7,7 @@
 # (vmm/vmm_seccomp_gen.c).
 #
 # Why musl: the release build of instar is a static-pie executable, and
-# glibc's static start-up identifies the CPU with ~60 CPUID instructions;
+# glibc's static start-up identifies the CPU with ~40 CPUID instructions;
 # under a hypervisor each one traps (~4 us on our machines), a quarter of a
 # millisecond per run before main().  musl's start-up executes none.  See
 # docs/building.md.
