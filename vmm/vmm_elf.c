@@ -153,14 +153,15 @@ bool vmm_load_blob(struct vmm_mem *mem, const char *path, uint32_t kind, uint64_
         if ((ph.p_flags & PF_X) && eh.e_entry >= ph.p_vaddr && eh.e_entry < mend)
             entry_ok = true;
     }
-    close(fd);
     if (!note_ok) {
         vmm_error("guest blob '%s' was not built for this instar (ABI note missing or "
                   "version %u expected)", path, ABI_CALL_TABLE_VERSION);
+        close(fd);
         return false;
     }
     if (!entry_ok)
-        goto bad_closed;
+        goto bad;
+    close(fd);
     *entry = eh.e_entry;
     return true;
 io_error:
@@ -170,7 +171,6 @@ io_error:
     return false;
 bad:
     close(fd);
-bad_closed:
     vmm_error("guest blob '%s' is not a valid instar blob for 0x%llx", path,
               (unsigned long long)base);
     return false;

@@ -156,13 +156,16 @@ END_TEST
  * that exercise the rules (clusters, glued and separate arguments, "--",
  * "-", prefixes, ambiguity, "=" on options without an argument, unknown
  * options) and compares everything a caller sees: the options and their
- * arguments in order, the messages, the final index and the permuted argv. */
+ * arguments in order, the messages, the final index and the permuted argv.
+ * The table is measure's plus two aliases (same argument rule and value as
+ * an option before them), which glibc does not call ambiguous with it. */
 
 static const char *const tokens[] = {
     "-h", "-U", "-f", "raw", "-fqcow2", "-O", "-Ox", "-o", "a=1", "-l", "-q", "-Uh", "-Uf",
     "-UO", "--size", "--size=1", "--si", "--s", "--o", "--ou=json", "--output", "--image-opts",
     "--image-opts=x", "--help=x", "--h", "--bogus", "--bogus=1", "--", "-", "file", "a.img",
     "--timeout", "--allow-path", "--force", "-:", "-;", "--=", "--f=1", "-", "b",
+    "--hel", "--out", "--outs=1", "--he=x",
 };
 
 struct getopt_run {
@@ -193,6 +196,7 @@ static void run_glibc(void *arg)
         {"object", required_argument, 0, 2},  {"output", required_argument, 0, 3},
         {"size", required_argument, 0, 4},    {"force-share", no_argument, 0, 'U'},
         {"timeout", required_argument, 0, 5}, {"allow-path", required_argument, 0, 6},
+        {"helpful", no_argument, 0, 'h'},     {"outside", required_argument, 0, 3},
         {0, 0, 0, 0},
     };
     struct getopt_run *r = arg;
@@ -209,7 +213,8 @@ static void run_ours(void *arg)
     static const struct vmm_long_option longs[] = {
         {"help", false, 'h'},      {"image-opts", false, 1}, {"object", true, 2},
         {"output", true, 3},       {"size", true, 4},        {"force-share", false, 'U'},
-        {"timeout", true, 5},      {"allow-path", true, 6},  {NULL, false, 0},
+        {"timeout", true, 5},      {"allow-path", true, 6},  {"helpful", false, 'h'},
+        {"outside", true, 3},      {NULL, false, 0},
     };
     struct getopt_run *r = arg;
     struct vmm_getopt g;
